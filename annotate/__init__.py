@@ -1,0 +1,1 @@
+"""Annotate: synthetic clicks for interactive segmentation and the FiftyOne review loop."""

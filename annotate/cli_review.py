@@ -1,0 +1,6 @@
+"""Placeholder: replaced by the stage's real commands."""
+
+import typer
+
+app = typer.Typer()
+GROUP_NAME = "review"

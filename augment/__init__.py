@@ -1,0 +1,1 @@
+"""Augment: realistic portrait augmentation with albumentations."""

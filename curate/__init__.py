@@ -1,0 +1,1 @@
+"""Curate: demo data, COCO loading and validation, the portrait subset, coarseness flags."""

@@ -1,0 +1,66 @@
+"""The ``portraitkit`` command: mounts the commands of every stage package.
+
+Stage modules are imported only when the CLI starts, and stages with heavy imports
+(FiftyOne, torch) import them inside their commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from portraitkit.errors import UserError
+
+# (module, attribute): each is a typer app whose commands appear at the top level,
+# or a group (review) that keeps its own name.
+STAGE_APPS = [
+    "curate.cli_demo",
+    "curate.cli_curate",
+    "curate.cli_flag",
+    "annotate.cli_clicks",
+    "augment.cli",
+    "annotate.cli_review",
+    "reports.cli",
+]
+
+app = typer.Typer(
+    name="portraitkit",
+    help="Turn COCO into versioned, reviewed, augmented person-segmentation datasets.\n\n"
+    "Every option defaults from params.yaml (see --params) and can be overridden here.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _mount() -> None:
+    for module_name in STAGE_APPS:
+        module = importlib.import_module(module_name)
+        sub = module.app
+        group_name = getattr(module, "GROUP_NAME", None)
+        if group_name:
+            app.add_typer(sub, name=group_name)
+        else:
+            for cmd in sub.registered_commands:
+                app.registered_commands.append(cmd)
+
+
+_mount()
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Small I/O helpers shared by every stage.
+
+Every output is written to a temporary path next to its destination and renamed into
+place only when complete, so an interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from portraitkit.errors import UserError
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary file path beside ``dest``; rename it onto ``dest`` on success."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=suffix if suffix is not None else dest.suffix, dir=dest.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``dest``; swap it in for ``dest`` on success.
+
+    Used for stage outputs that are whole directories (DVC ``outs``): readers see
+    either the old complete directory or the new complete one.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
+        old = None
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps_json(obj: Any, indent: int | None = 2) -> str:
+    """Deterministic JSON text (key order as given, fixed separators, trailing newline)."""
+    return json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps_json(obj, indent=indent), encoding="utf-8")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, turning parse errors into a one-line UserError naming the file."""
+    import orjson
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UserError(f"{path}: malformed JSON ({exc})") from None
+
+
+def write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Write a DataFrame to Parquet byte-for-byte reproducibly (no index, fixed compression)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found (did the stage that writes it run?)")
+    return pd.read_parquet(path)
+
+
+def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an 8-bit image as PNG atomically (OpenCV's PNG encoder is deterministic)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", array)
+    if not ok:
+        raise RuntimeError(f"could not encode {path} as PNG")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_tree(path: str | os.PathLike) -> str:
+    """Digest of a directory: relative paths and contents of every file, in sorted order."""
+    root = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def safe_join(root: str | os.PathLike, file_name: str, *, context: str) -> Path:
+    """Join ``file_name`` under ``root``, refusing absolute paths and ``..`` escapes."""
+    if not isinstance(file_name, str) or not file_name:
+        raise UserError(f"{context}: file_name must be a non-empty string")
+    p = Path(file_name)
+    if p.is_absolute() or ".." in p.parts:
+        raise UserError(f"{context}: file_name {file_name!r} escapes the images folder")
+    return Path(root) / p

@@ -1,0 +1,1 @@
+"""Reports: the HTML data report of a dataset version."""
