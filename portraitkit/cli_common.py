@@ -14,10 +14,10 @@ from portraitkit.params import DEFAULT_PARAMS_FILE
 T = TypeVar("T")
 
 PARAMS_OPTION = typer.Option(
-    DEFAULT_PARAMS_FILE,
+    None,
     "--params",
-    help="params.yaml to read defaults from (missing default file: built-in defaults).",
-    show_default=True,
+    help=f"Params file to read defaults from [default: ./{DEFAULT_PARAMS_FILE} if present, else built-in defaults].",
+    show_default=False,
 )
 
 

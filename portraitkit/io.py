@@ -102,12 +102,16 @@ def read_json(path: str | os.PathLike) -> Any:
         raise UserError(f"{path}: malformed JSON ({exc})") from None
 
 
-def write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a DataFrame to Parquet byte-for-byte reproducibly (no index, fixed compression)."""
+def write_parquet(path: str | os.PathLike, df: pd.DataFrame, schema: Any = None) -> None:
+    """Write a DataFrame to Parquet byte-for-byte reproducibly (no index, fixed compression).
+
+    Pass a ``pyarrow.Schema`` when a column's type could otherwise be inferred differently
+    from run to run (an all-empty list column, an all-null column).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False, schema=schema)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
 

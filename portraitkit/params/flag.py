@@ -1,7 +1,79 @@
-"""Params of the `flag` section of params.yaml."""
+"""Params of the ``flag`` section: coarseness scoring of person polygons.
+
+Every signal is mapped to a "badness" in [0, 1] by a linear ramp between ``good`` (badness 0)
+and ``bad`` (badness 1); ``good`` may be larger or smaller than ``bad``. ``coarseness`` is the
+weighted mean of the badness of the available signals (see ``curate/coarseness/score.py``).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
 
 from portraitkit.params.base import Section
 
 
+class Ramp(Section):
+    good: float = Field(description="Signal value with badness 0.")
+    bad: float = Field(description="Signal value with badness 1.")
+    weight: float = Field(1.0, ge=0.0, description="Weight in the coarseness mean (0: reported only).")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Ramp":
+        if self.good == self.bad:
+            raise ValueError(f"good and bad must differ (both {self.good:g})")
+        return self
+
+
+def _default_signals() -> dict[str, Ramp]:
+    return {
+        # image signals
+        "refine_biou": Ramp(good=0.80, bad=0.45, weight=3.0),
+        "refine_iou": Ramp(good=0.97, bad=0.85, weight=1.0),
+        "edge_alignment": Ramp(good=0.80, bad=0.50, weight=2.0),
+        # polygon signals
+        "vertex_density": Ramp(good=4.0, bad=0.8, weight=1.0),
+        "longest_edge_rel": Ramp(good=0.25, bad=0.80, weight=1.0),
+        "hull_gap": Ramp(good=0.25, bad=0.05, weight=0.0),
+        "n_parts": Ramp(good=1.0, bad=4.0, weight=0.0),
+    }
+
+
+SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "vertex_density", "longest_edge_rel", "hull_gap", "n_parts")
+IMAGE_SIGNALS = ("refine_biou", "refine_iou", "edge_alignment")
+
+
 class FlagParams(Section):
-    pass
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="flagged = coarseness >= threshold.")
+    reason_min: float = Field(
+        0.5, ge=0.0, le=1.0, description="A signal is named in `reasons` of a flagged row when its badness >= this."
+    )
+    signals: dict[str, Ramp] = Field(default_factory=_default_signals)
+    workers: int = Field(1, ge=1, description="Processes, parallel over images; outputs never depend on it.")
+    work_side: int = Field(
+        160, ge=32, le=2048, description="Longer side (px) of the person crop the image signals are computed on."
+    )
+    crop_pad: float = Field(0.12, ge=0.0, le=1.0, description="Crop padding around the bbox, fraction of its longer side.")
+    seed_band: float = Field(
+        0.07, gt=0.0, le=0.5,
+        description="GrabCut seeds: mask eroded / dilated by this fraction of sqrt(area); the band between is 'probable'.",
+    )
+    grabcut_iters: int = Field(2, ge=1, le=10)
+    biou_band: float = Field(0.02, gt=0.0, le=0.2, description="Boundary IoU band, fraction of the image diagonal.")
+    edge_side: int = Field(
+        320, ge=32, le=4096, description="Longer side (px) of the crop the edge-alignment signal is computed on."
+    )
+    edge_search_px: float = Field(
+        4.0, gt=0.0, le=32.0, description="Edge alignment: look this far (px of the edge crop) inside/outside the outline."
+    )
+    min_area_px: float = Field(
+        400.0, ge=0.0, description="Persons smaller than this (px) get no image signals (reason 'too_small')."
+    )
+
+    @model_validator(mode="after")
+    def _known_signals(self) -> "FlagParams":
+        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
+        if not any(r.weight > 0 for r in self.signals.values()):
+            raise ValueError("at least one signal needs a weight > 0")
+        return self

@@ -1,0 +1,117 @@
+"""The curate rules, one image at a time.
+
+Rules run in a fixed order and the first one that fails names the image's ``reason``.
+Measurements that cost pixels (the union person mask, object overlaps) are made with
+pycocotools RLE operations, never by summing COCO ``area`` fields: overlapping persons
+are counted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from curate.masks import ann_to_rle
+from portraitkit.params import CurateParams
+
+REASONS = (
+    "invalid",
+    "crowd",
+    "no_person",
+    "too_many_persons",
+    "coverage_low",
+    "coverage_high",
+    "body_part_only",
+    "held_object",
+    "rejected_in_review",
+)
+
+
+@dataclass
+class PersonMeasure:
+    n_persons: int
+    has_crowd: bool
+    coverage: float
+    union_rle: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def measure_persons(anns: list[dict[str, Any]], height: int, width: int, person_id: int) -> PersonMeasure:
+    """Count non-crowd persons, detect crowd, and measure the union person mask coverage.
+
+    Crowd regions take part in the union (they are people in the picture), but not in the count.
+    """
+    persons = [a for a in anns if a.get("category_id") == person_id]
+    n_persons = sum(1 for a in persons if not a.get("iscrowd", 0))
+    has_crowd = any(a.get("iscrowd", 0) for a in persons)
+    if not persons:
+        return PersonMeasure(0, False, 0.0, None)
+    rles = [ann_to_rle(a, height, width) for a in persons]
+    union = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
+    coverage = float(mask_utils.area(union)) / float(height * width)
+    return PersonMeasure(n_persons, has_crowd, coverage, union)
+
+
+def _expand_box(box: np.ndarray, pad: float) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in box)
+    return x - pad, y - pad, x + w + pad, y + h + pad
+
+
+def _boxes_touch(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def overlapping_categories(
+    anns: list[dict[str, Any]],
+    union_rle: dict[str, Any],
+    height: int,
+    width: int,
+    person_id: int,
+    category_names: dict[int, str],
+    touch_px: int,
+) -> list[str]:
+    """Names of non-person categories whose mask overlaps (or comes within touch_px of) a person.
+
+    A held racket is usually drawn next to the hand rather than over it, hence the tolerance.
+    """
+    others = [a for a in anns if a.get("category_id") != person_id]
+    if not others or union_rle is None:
+        return []
+    person_box = _expand_box(mask_utils.toBbox(union_rle), touch_px + 1)
+    candidates = []
+    for ann in others:
+        rle = ann_to_rle(ann, height, width)
+        if _boxes_touch(person_box, _expand_box(mask_utils.toBbox(rle), 0)):
+            candidates.append((ann, rle))
+    if not candidates:
+        return []
+    person_rle = union_rle
+    if touch_px > 0:
+        person = mask_utils.decode(union_rle)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * touch_px + 1, 2 * touch_px + 1))
+        person_rle = mask_utils.encode(np.asfortranarray(cv2.dilate(person, kernel)))
+    names = set()
+    for ann, rle in candidates:
+        inter = mask_utils.merge([person_rle, rle], intersect=True)
+        if mask_utils.area(inter) > 0:
+            names.add(category_names.get(ann["category_id"], str(ann["category_id"])))
+    return sorted(names)
+
+
+def count_reason(measure: PersonMeasure, params: CurateParams) -> str:
+    """The first failing rule among crowd / person count / coverage, or '' when all pass."""
+    if measure.has_crowd:
+        return "crowd"
+    if measure.n_persons < max(params.min_persons, 1):
+        return "no_person"
+    if measure.n_persons > params.max_persons:
+        return "too_many_persons"
+    # Coverage bounds are inclusive: an image at exactly min_coverage is kept.
+    if measure.coverage < params.min_coverage:
+        return "coverage_low"
+    if measure.coverage > params.max_coverage:
+        return "coverage_high"
+    return ""

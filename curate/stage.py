@@ -1,0 +1,276 @@
+"""The curate stage: from a COCO instances file to a versioned portrait subset.
+
+Outputs (all inside ``out``, swapped in atomically):
+- ``manifest.parquet``: one row per source image with its measurements, ``kept``, ``reason``, ``split``;
+- ``train.json`` / ``val.json`` / ``test.json``: COCO files of the kept images with all their annotations;
+- ``funnel.json``: image counts after each rule, in rule order;
+- ``identity.json``: params, their digest and the input files' hashes;
+- ``masks/<image_id>.png``: union person mask (0/255) of each kept image, with ``write_masks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+from pycocotools import mask as mask_utils
+
+import portraitkit
+from curate.coco import CocoIndex, load_coco, load_num_keypoints
+from curate.reviews import read_decisions
+from curate.rules import REASONS, PersonMeasure, count_reason, measure_persons, overlapping_categories
+from curate.split import SPLITS, assign_split
+from portraitkit.cli_common import info, progress
+from portraitkit.io import atomic_dir, atomic_path, sha256_file, write_json, write_parquet, write_png
+from portraitkit.params import CurateParams
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.int64()),
+        ("file_name", pa.string()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("n_persons", pa.int64()),
+        ("has_crowd", pa.bool_()),
+        ("coverage", pa.float64()),
+        ("kept", pa.bool_()),
+        ("reason", pa.string()),
+        ("split", pa.string()),
+        ("problems", pa.list_(pa.string())),
+        ("n_annotations", pa.int64()),
+        ("n_body_parts", pa.int64()),
+        ("n_persons_without_keypoints", pa.int64()),
+        ("body_part_flag", pa.bool_()),
+        ("overlapping_categories", pa.list_(pa.string())),
+        ("held_objects", pa.list_(pa.string())),
+        ("held_object_flag", pa.bool_()),
+        ("review_decision", pa.string()),
+    ]
+)
+
+
+@dataclass
+class CurateResult:
+    manifest: pd.DataFrame
+    funnel: list[dict[str, Any]]
+    unknown_review_ids: list[int]
+
+
+# Worker state for the process pool: set before forking so chunks travel as index ranges.
+_JOBS: list[tuple[int, int, int, list[dict[str, Any]]]] = []
+_PERSON_ID = 1
+
+
+def _measure_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, bool, float]]:
+    out = []
+    for iid, h, w, persons in _JOBS[bounds[0] : bounds[1]]:
+        m = measure_persons(persons, h, w, _PERSON_ID)
+        out.append((iid, m.n_persons, m.has_crowd, m.coverage))
+    return out
+
+
+def _measure_all(
+    jobs: list[tuple[int, int, int, list[dict[str, Any]]]], person_id: int, workers: int
+) -> dict[int, tuple[int, bool, float]]:
+    """Person count, crowd and coverage for every job; identical for any number of workers."""
+    global _JOBS, _PERSON_ID
+    _JOBS, _PERSON_ID = jobs, person_id
+    chunk = 2000
+    bounds = [(i, min(i + chunk, len(jobs))) for i in range(0, len(jobs), chunk)]
+    results: dict[int, tuple[int, bool, float]] = {}
+    try:
+        if workers > 1 and len(bounds) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                parts = pool.map(_measure_chunk, bounds)
+                for part in progress(parts, "measuring persons", total=len(bounds), unit="chunk"):
+                    for iid, n, crowd, cov in part:
+                        results[iid] = (n, crowd, cov)
+        else:
+            for b in progress(bounds, "measuring persons", unit="chunk"):
+                for iid, n, crowd, cov in _measure_chunk(b):
+                    results[iid] = (n, crowd, cov)
+    finally:
+        _JOBS = []
+    return results
+
+
+def params_digest(seed: int, params: CurateParams) -> str:
+    canonical = json.dumps({"seed": seed, "curate": params.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _coco_subset(coco: CocoIndex, image_ids: list[int]) -> dict[str, Any]:
+    wanted = set(image_ids)
+    images = sorted((img for img in coco.images if img["id"] in wanted), key=lambda r: r["id"])
+    anns = [a for iid in sorted(wanted) for a in sorted(coco.anns_by_image.get(iid, []), key=lambda a: a["id"])]
+    out: dict[str, Any] = {}
+    if "info" in coco.raw:
+        out["info"] = coco.raw["info"]
+    out["licenses"] = coco.raw.get("licenses", [])
+    out["images"] = images
+    out["annotations"] = anns
+    out["categories"] = coco.raw["categories"]
+    return out
+
+
+def _write_coco(path: Path, data: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(orjson.dumps(data) + b"\n")
+
+
+def run_curate(
+    annotations: str | Path,
+    out: str | Path,
+    params: CurateParams,
+    seed: int,
+    keypoints: str | Path | None = None,
+    reviews: str | Path | None = None,
+    images_dir: str | Path | None = None,
+    write_masks: bool = False,
+    workers: int | None = None,
+) -> CurateResult:
+    """Run the curate rules on a COCO file and write the subset to ``out`` (see module docstring)."""
+    coco = load_coco(annotations)
+    num_kp = load_num_keypoints(keypoints, params.person_category_id) if keypoints else None
+    decisions = read_decisions(reviews) if reviews else {}
+    workers = workers or params.workers
+    person_id = params.person_category_id
+    names = {cid: str(cat.get("name", cid)) for cid, cat in coco.categories.items()}
+    held_names = set(params.held_object_categories)
+
+    images = sorted(coco.images, key=lambda r: r["id"])
+    problems: dict[int, list[str]] = {iid: list(p) for iid, p in coco.problems.items()}
+    if images_dir is not None:
+        root = Path(images_dir)
+        for img in images:
+            if img["id"] not in problems and not (root / img["file_name"]).is_file():
+                problems[img["id"]] = [f"image {img['id']}: field 'file_name': {img['file_name']!r} not found in {root}"]
+
+    jobs = []
+    for img in images:
+        iid = img["id"]
+        if iid in problems:
+            continue
+        persons = [a for a in coco.anns_by_image.get(iid, []) if a.get("category_id") == person_id]
+        jobs.append((iid, img["height"], img["width"], persons))
+    measures = _measure_all(jobs, person_id, workers)
+
+    rows = []
+    for img in progress(images, "applying rules", unit="img"):
+        iid = img["id"]
+        anns = coco.anns_by_image.get(iid, [])
+        persons = [a for a in anns if a.get("category_id") == person_id and not a.get("iscrowd", 0)]
+        row: dict[str, Any] = {
+            "image_id": iid,
+            "file_name": img.get("file_name") if isinstance(img.get("file_name"), str) else None,
+            "width": img.get("width") if isinstance(img.get("width"), int) else None,
+            "height": img.get("height") if isinstance(img.get("height"), int) else None,
+            "n_persons": len(persons),
+            "has_crowd": any(a.get("category_id") == person_id and a.get("iscrowd", 0) for a in anns),
+            "coverage": float("nan"),
+            "kept": False,
+            "reason": "",
+            "split": "",
+            "problems": problems.get(iid, []),
+            "n_annotations": len(anns),
+            "n_body_parts": 0,
+            "n_persons_without_keypoints": 0,
+            "body_part_flag": False,
+            "overlapping_categories": None,
+            "held_objects": None,
+            "held_object_flag": False,
+            "review_decision": decisions.get(iid, ""),
+        }
+        if num_kp is not None:
+            row["n_body_parts"] = sum(1 for a in persons if num_kp.get(a["id"]) == 0)
+            row["n_persons_without_keypoints"] = sum(1 for a in persons if a["id"] not in num_kp)
+        rows.append(row)
+        if iid in problems:
+            row["reason"] = "invalid"
+            continue
+        n, crowd, cov = measures[iid]
+        row.update(n_persons=n, has_crowd=crowd, coverage=cov)
+        reason = count_reason(PersonMeasure(n, crowd, cov), params)
+        if not reason and row["n_body_parts"] > 0 and params.body_part_policy != "keep":
+            if params.body_part_policy == "drop":
+                reason = "body_part_only"
+            else:
+                row["body_part_flag"] = True
+        if not reason:
+            # Object overlaps cost pixels: measured only for images that reach this rule.
+            measure = measure_persons(anns, img["height"], img["width"], person_id)
+            overlap = overlapping_categories(
+                anns, measure.union_rle, img["height"], img["width"], person_id, names, params.held_object_touch_px
+            )
+            row["overlapping_categories"] = overlap
+            row["held_objects"] = [c for c in overlap if c in held_names]
+            if row["held_objects"] and params.held_object_policy != "keep":
+                if params.held_object_policy == "drop":
+                    reason = "held_object"
+                else:
+                    row["held_object_flag"] = True
+        if not reason and decisions.get(iid) == "reject":
+            reason = "rejected_in_review"
+        row["reason"] = reason
+        if not reason:
+            row["kept"] = True
+            row["split"] = assign_split(seed, iid, params.split.model_dump())
+
+    manifest = pd.DataFrame(rows, columns=MANIFEST_SCHEMA.names)
+    funnel = [{"rule": "source", "dropped": 0, "remaining": len(manifest)}]
+    remaining = len(manifest)
+    for reason in REASONS:
+        dropped = int((manifest["reason"] == reason).sum())
+        remaining -= dropped
+        funnel.append({"rule": reason, "dropped": dropped, "remaining": remaining})
+    known = set(manifest["image_id"])
+    unknown_reviews = sorted(i for i in decisions if i not in known)
+
+    identity = {
+        "tool": f"portraitkit {portraitkit.__version__}",
+        "params": {"seed": seed, "curate": params.model_dump(mode="json")},
+        "params_digest": params_digest(seed, params),
+        "inputs": {
+            name: {"path": str(p), "sha256": sha256_file(p)}
+            for name, p in (("annotations", annotations), ("keypoints", keypoints), ("reviews", reviews))
+            if p is not None
+        },
+        "unknown_review_image_ids": unknown_reviews,
+    }
+
+    kept = manifest[manifest["kept"]]
+    with atomic_dir(out) as tmp:
+        write_parquet(tmp / "manifest.parquet", manifest, schema=MANIFEST_SCHEMA)
+        for split in SPLITS:
+            ids = kept.loc[kept["split"] == split, "image_id"].tolist()
+            _write_coco(tmp / f"{split}.json", _coco_subset(coco, ids))
+        write_json(tmp / "funnel.json", funnel)
+        write_json(tmp / "identity.json", identity)
+        if write_masks:
+            by_id = {img["id"]: img for img in images}
+            for iid in progress(kept["image_id"].tolist(), "writing masks", unit="mask"):
+                img = by_id[iid]
+                anns = coco.anns_by_image.get(iid, [])
+                rle = measure_persons(anns, img["height"], img["width"], person_id).union_rle
+                mask = mask_utils.decode(rle).astype(np.uint8) * 255
+                write_png(tmp / "masks" / f"{iid}.png", mask)
+    return CurateResult(manifest=manifest, funnel=funnel, unknown_review_ids=unknown_reviews)
+
+
+def summary_line(result: CurateResult) -> str:
+    m = result.manifest
+    kept = m[m["kept"]]
+    splits = ", ".join(f"{s} {int((kept['split'] == s).sum())}" for s in SPLITS)
+    dropped = ", ".join(f"{f['rule']} {f['dropped']}" for f in result.funnel[1:] if f["dropped"])
+    return f"curate: {len(m)} source images -> {len(kept)} kept ({splits}); dropped: {dropped or 'none'}"

@@ -1,0 +1,133 @@
+"""Bad input: whole-file errors name file, record and field; per-image problems quarantine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from curate.stage import run_curate
+from portraitkit.errors import UserError
+from portraitkit.params import CurateParams
+from tests.coco_factory import CocoBuilder, rect_poly, rect_rle
+
+
+def good_builder() -> CocoBuilder:
+    b = CocoBuilder()
+    for iid in (1, 2):
+        b.image(iid)
+        b.ann(iid, rect_rle(100, 100, 0, 0, 50, 50))
+    return b
+
+
+def run(tmp_path, data):
+    path = tmp_path / "instances.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return run_curate(path, tmp_path / "out", CurateParams(), seed=1)
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d.pop("annotations"), "missing top-level key 'annotations'"),
+        (lambda d: d.update(images={}), "'images': expected a list"),
+        (lambda d: d["images"].append(dict(d["images"][0])), "images[2]: field 'id': duplicate image id 1"),
+        (lambda d: d["annotations"].append(dict(d["annotations"][0])), "annotations[2]: field 'id': duplicate annotation id 1"),
+        (lambda d: d["annotations"][1].update(image_id=77), "annotations[1] (id 2): field 'image_id': unknown image 77"),
+        (lambda d: d["annotations"][0].update(image_id="1"), "annotations[0] (id 1): field 'image_id' must be an integer"),
+        (lambda d: d["images"][0].pop("id"), "images[0]: missing field 'id'"),
+        (lambda d: d["categories"].append(dict(d["categories"][0])), "categories[4]: field 'id': duplicate category id 1"),
+    ],
+)
+def test_whole_file_errors_name_file_record_field(tmp_path, mutate, expected):
+    data = good_builder().data()
+    mutate(data)
+    with pytest.raises(UserError) as err:
+        run(tmp_path, data)
+    assert "instances.json" in str(err.value)
+    assert expected in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_json(tmp_path):
+    with pytest.raises(UserError, match=r"instances.json: malformed JSON"):
+        run(tmp_path, '{"images": [')
+
+
+@pytest.mark.parametrize(
+    "mutate, problem",
+    [
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 1, 5, 5]]), "fewer than 3 points"),
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 1, 5, 5, 9]]), "odd number of coordinates"),
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 1, "a", 5, 9, 9]]), "coordinates must be numbers"),
+        (lambda d: d["annotations"][0]["segmentation"].update(size=[50, 50]), "disagrees with image size [100, 100]"),
+        (lambda d: d["annotations"][0].update(category_id=999), "unknown category 999"),
+        (lambda d: d["annotations"][0].pop("segmentation"), "missing field 'segmentation'"),
+        (lambda d: d["images"][0].update(file_name="../../etc/passwd"), "escapes the images folder"),
+        (lambda d: d["images"][0].update(file_name="/abs/x.jpg"), "escapes the images folder"),
+        (lambda d: d["images"][0].update(width=0), "field 'width' must be a positive integer"),
+    ],
+)
+def test_per_image_problems_quarantine_only_that_image(tmp_path, mutate, problem):
+    data = good_builder().data()
+    mutate(data)
+    m = run(tmp_path, data).manifest.set_index("image_id")
+    assert m.loc[1, "reason"] == "invalid"
+    assert not m.loc[1, "kept"]
+    assert any(problem in p for p in m.loc[1, "problems"]), list(m.loc[1, "problems"])
+    assert m.loc[2, "kept"]
+
+
+def test_missing_image_file_is_quarantined(tmp_path):
+    b = good_builder()
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "000000000002.jpg").write_bytes(b"x")
+    result = run_curate(b.write(tmp_path / "i.json"), tmp_path / "out", CurateParams(), seed=1, images_dir=images)
+    m = result.manifest.set_index("image_id")
+    assert m.loc[1, "reason"] == "invalid"
+    assert "not found" in m.loc[1, "problems"][0]
+    assert m.loc[2, "kept"]
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("id,decision\n", "line 1: expected the header image_id,decision,note"),
+        ("image_id,decision,note\nabc,reject,\n", "line 2: field 'image_id': not an integer"),
+        ("image_id,decision,note\n1,maybe,\n", "line 2: field 'decision': expected accept or reject"),
+        ("image_id,decision,note\n1,reject,\n1,accept,\n", "line 3: field 'image_id': duplicate decision"),
+    ],
+)
+def test_bad_reviews_csv(tmp_path, content, expected):
+    reviews = tmp_path / "decisions.csv"
+    reviews.write_text(content)
+    with pytest.raises(UserError, match="decisions.csv") as err:
+        run_curate(good_builder().write(tmp_path / "i.json"), tmp_path / "out", CurateParams(), seed=1, reviews=reviews)
+    assert expected in str(err.value)
+
+
+def test_previous_output_survives_a_failed_run(tmp_path):
+    b = good_builder()
+    path = b.write(tmp_path / "i.json")
+    run_curate(path, tmp_path / "out", CurateParams(), seed=1)
+    before = (tmp_path / "out" / "manifest.parquet").read_bytes()
+    path.write_text("{broken")
+    with pytest.raises(UserError):
+        run_curate(path, tmp_path / "out", CurateParams(), seed=1)
+    assert (tmp_path / "out" / "manifest.parquet").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.json", "out"]
+
+
+def test_cli_user_error_is_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    proc = subprocess.run(
+        [sys.executable, "-m", "portraitkit.cli", "curate", "--annotations", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error:") and "bad.json: malformed JSON" in proc.stderr
