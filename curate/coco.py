@@ -38,6 +38,9 @@ class CocoIndex:
         return str(cat.get("name", category_id)) if cat else str(category_id)
 
 
+_NUMBER_TYPES = {int, float}
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -56,6 +59,8 @@ def _require_list(raw: dict[str, Any], key: str, path: Path) -> list[Any]:
 
 
 def _check_id(record: Any, kind: str, index: int, path: Path) -> int:
+    if type(record) is dict and type(record.get("id")) is int:
+        return record["id"]
     if not isinstance(record, dict):
         raise UserError(f"{path}: {kind}[{index}]: expected an object, got {type(record).__name__}")
     if "id" not in record:
@@ -96,7 +101,7 @@ def segmentation_problem(ann: dict[str, Any], height: int, width: int) -> str | 
                 return f"annotation {aid}: field 'segmentation[{k}]': odd number of coordinates ({len(poly)})"
             if len(poly) < 6:
                 return f"annotation {aid}: field 'segmentation[{k}]': fewer than 3 points ({len(poly) // 2})"
-            if not all(map(_is_number, poly)):
+            if not set(map(type, poly)) <= _NUMBER_TYPES:
                 return f"annotation {aid}: field 'segmentation[{k}]': coordinates must be numbers"
         return None
     if isinstance(seg, dict):
@@ -123,7 +128,22 @@ def segmentation_problem(ann: dict[str, Any], height: int, width: int) -> str | 
     return f"annotation {aid}: field 'segmentation': expected polygons (list) or RLE (object), got {type(seg).__name__}"
 
 
+def _looks_valid(ann: dict[str, Any], categories: dict[int, Any]) -> bool:
+    """Fast path for the common case: polygons of numbers on a known category."""
+    seg = ann.get("segmentation")
+    if type(seg) is not list or not seg or ann.get("category_id") not in categories:
+        return False
+    if ann.get("iscrowd", 0) not in (0, 1) or type(ann.get("category_id")) is not int:
+        return False
+    for poly in seg:
+        if type(poly) is not list or len(poly) < 6 or len(poly) % 2 or not set(map(type, poly)) <= _NUMBER_TYPES:
+            return False
+    return True
+
+
 def annotation_problems(ann: dict[str, Any], img: dict[str, Any], categories: dict[int, Any]) -> list[str]:
+    if _looks_valid(ann, categories):
+        return []
     aid = ann["id"]
     problems = []
     cid = ann.get("category_id")
@@ -181,7 +201,7 @@ def load_coco(path: str | Path) -> CocoIndex:
             raise UserError(f"{path}: annotations[{i}]: field 'id': duplicate annotation id {aid}")
         seen_ann_ids.add(aid)
         iid = ann.get("image_id")
-        if not _is_int(iid):
+        if type(iid) is not int:
             raise UserError(f"{path}: annotations[{i}] (id {aid}): field 'image_id' must be an integer, got {iid!r}")
         img = image_by_id.get(iid)
         if img is None:

@@ -88,15 +88,19 @@ def overlapping_categories(
             candidates.append((ann, rle))
     if not candidates:
         return []
-    person_rle = union_rle
-    if touch_px > 0:
-        person = mask_utils.decode(union_rle)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * touch_px + 1, 2 * touch_px + 1))
-        person_rle = mask_utils.encode(np.asfortranarray(cv2.dilate(person, kernel)))
+    # Dilate and compare only the window around each candidate, not the whole image.
+    person = mask_utils.decode(union_rle)
     names = set()
+    pad = touch_px
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1)) if pad > 0 else None
     for ann, rle in candidates:
-        inter = mask_utils.merge([person_rle, rle], intersect=True)
-        if mask_utils.area(inter) > 0:
+        x, y, w, h = (int(v) for v in mask_utils.toBbox(rle))
+        x0, y0 = max(x - pad - 1, 0), max(y - pad - 1, 0)
+        x1, y1 = min(x + w + pad + 2, width), min(y + h + pad + 2, height)
+        obj = mask_utils.decode(rle)[y0:y1, x0:x1]
+        if kernel is not None:
+            obj = cv2.dilate(obj, kernel)
+        if np.logical_and(obj, person[y0:y1, x0:x1]).any():
             names.add(category_names.get(ann["category_id"], str(ann["category_id"])))
     return sorted(names)
 

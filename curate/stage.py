@@ -10,6 +10,7 @@ Outputs (all inside ``out``, swapped in atomically):
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -129,7 +130,20 @@ def _write_coco(path: Path, data: dict[str, Any]) -> None:
         tmp.write_bytes(orjson.dumps(data) + b"\n")
 
 
-def run_curate(
+def run_curate(*args: Any, **kwargs: Any) -> CurateResult:
+    """Run the curate rules on a COCO file and write the subset to ``out`` (see module docstring)."""
+    # A COCO file parses into tens of millions of small objects, none of them cyclic:
+    # the cyclic garbage collector would rescan them all again and again for nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_curate(*args, **kwargs)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_curate(
     annotations: str | Path,
     out: str | Path,
     params: CurateParams,
@@ -140,7 +154,6 @@ def run_curate(
     write_masks: bool = False,
     workers: int | None = None,
 ) -> CurateResult:
-    """Run the curate rules on a COCO file and write the subset to ``out`` (see module docstring)."""
     coco = load_coco(annotations)
     num_kp = load_num_keypoints(keypoints, params.person_category_id) if keypoints else None
     decisions = read_decisions(reviews) if reviews else {}

@@ -42,7 +42,7 @@ class CurateParams(Section):
     held_object_touch_px: int = Field(
         3, ge=0, description="An object within this many pixels of a person's mask counts as overlapping."
     )
-    workers: int = Field(1, ge=1, description="Processes for mask rasterisation; outputs never depend on it.")
+    workers: int = Field(2, ge=1, description="Processes for mask rasterisation; outputs never depend on it.")
 
     @model_validator(mode="after")
     def _ranges(self) -> "CurateParams":
