@@ -86,7 +86,7 @@ def _measure_all(
     """Person count, crowd and coverage for every job; identical for any number of workers."""
     global _JOBS, _PERSON_ID
     _JOBS, _PERSON_ID = jobs, person_id
-    chunk = 2000
+    chunk = max(64, len(jobs) // (8 * max(workers, 1)) + 1)
     bounds = [(i, min(i + chunk, len(jobs))) for i in range(0, len(jobs), chunk)]
     results: dict[int, tuple[int, bool, float]] = {}
     try:
