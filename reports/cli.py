@@ -1,5 +1,66 @@
-"""Placeholder: replaced by the stage's real commands."""
+"""``portraitkit report``: the self-contained HTML data report of the current dataset version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from portraitkit.cli_common import PARAMS_OPTION, from_params, info
+
 app = typer.Typer()
+
+
+@app.command("report")
+def report(
+    out: Path = typer.Option(Path("data/report/site"), "--out", help="Folder for index.html (replaced as a whole)."),
+    curated: Path = typer.Option(Path("data/curated"), "--curated", help="Output of the curate stage."),
+    flags: Path = typer.Option(Path("data/flags"), "--flags", help="Output of the flag stage."),
+    clicks: Path = typer.Option(Path("data/clicks"), "--clicks", help="Output of the clicks stage."),
+    augmented: Path = typer.Option(Path("data/augmented"), "--augmented", help="Output of the augment stage."),
+    images: Path = typer.Option(Path("data/demo/images"), "--images", help="Photos the galleries draw on."),
+    metrics: Optional[Path] = typer.Option(
+        None, "--metrics", help="Write the headline numbers here as JSON (DVC metrics)."
+    ),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Write the histogram CSVs into this folder (DVC plots)."),
+    title: Optional[str] = typer.Option(None, "--title", help="Page heading. " + from_params("report.title")),
+    thumb_px: Optional[int] = typer.Option(
+        None, "--thumb-px", help="Longest side of gallery thumbnails. " + from_params("report.thumb_px")
+    ),
+    coarse_examples: Optional[int] = typer.Option(
+        None, "--coarse-examples", help="Most / least coarse persons shown. " + from_params("report.coarse_examples")
+    ),
+    flag_examples: Optional[int] = typer.Option(
+        None, "--flag-examples", help="Body-part / held-object examples shown. " + from_params("report.flag_examples")
+    ),
+    click_examples: Optional[int] = typer.Option(
+        None, "--click-examples", help="Click overlays per strategy. " + from_params("report.click_examples")
+    ),
+    params_file: Path = PARAMS_OPTION,
+) -> None:
+    """Render the data report (funnel, distributions, galleries, clicks, augmentation, identity) as one HTML page.
+
+    Sections whose stage has not run show a short note instead. The page opens offline.
+    """
+    from portraitkit.params import load_params, override
+    from reports.collect import ReportInputs
+    from reports.stage import build_report
+
+    params = load_params(params_file)
+    params.report = override(
+        params.report,
+        "report",
+        title=title,
+        thumb_px=thumb_px,
+        coarse_examples=coarse_examples,
+        flag_examples=flag_examples,
+        click_examples=click_examples,
+    )
+    inputs = ReportInputs(curated=curated, flags=flags, clicks=clicks, augmented=augmented, images=images)
+    result = build_report(inputs, params, out, metrics, plots)
+    missing = [sid for sid, ok in result.sections if not ok]
+    info(
+        f"report: {result.html} ({result.size_bytes / 1e6:.1f} MB), fingerprint {result.fingerprint[:12]}"
+        + (f"; not run: {', '.join(missing)}" if missing else "")
+    )
