@@ -64,7 +64,7 @@ class ColorJitterOp(_Op):
 class LowLightOp(_Op):
     p: float = Field(0.2, ge=0.0, le=1.0)
     exposure: Pair = Field((0.12, 0.45), description="Fraction of the original light that is left.")
-    contrast: Pair = Field((0.7, 0.95), description="Contrast kept around the mean (linear light).")
+    contrast: Pair = Field((0.8, 1.0), description="Contrast kept around the mean (linear light).")
     shot_noise: Pair = Field((0.002, 0.01), description="Poisson-like noise gain (variance per unit signal).")
     read_noise: Pair = Field((0.002, 0.008), description="Signal-independent noise sigma (linear light).")
 
@@ -98,7 +98,7 @@ class RotationFamily(Section):
 # ---- shade -------------------------------------------------------------------------
 class CastShadowOp(_Op):
     p: float = Field(0.25, ge=0.0, le=1.0)
-    darkness: Pair = Field((0.35, 0.7), description="Fraction of the light the shadow takes away.")
+    darkness: Pair = Field((0.5, 0.85), description="Fraction of the (linear) light the shadow takes away.")
     softness: Pair = Field((0.01, 0.08), description="Penumbra width, fraction of the image diagonal.")
     band_probability: float = Field(0.5, ge=0.0, le=1.0, description="Stripe (pole, frame) vs edge (wall) shadow.")
 
@@ -158,12 +158,12 @@ class FramingFamily(Section):
 # ---- realism -----------------------------------------------------------------------
 class RealismParams(Section):
     enabled: bool = True
-    min_mean_luma: float = Field(0.06, ge=0.0, le=1.0, description="Mean luminance (0..1) floor: almost black.")
+    min_mean_luma: float = Field(0.08, ge=0.0, le=1.0, description="Mean luminance (0..1) floor: almost black.")
     max_mean_luma: float = Field(0.92, ge=0.0, le=1.0, description="Mean luminance ceiling: washed out.")
     max_clipped_fraction: float = Field(
-        0.25, ge=0.0, le=1.0, description="Max fraction of pixels at 0 or 255 in any channel (blown out / crushed)."
+        0.25, ge=0.0, le=1.0, description="Max fraction of pixels with luma <= 2 or >= 253 (crushed / blown out)."
     )
-    min_rms_contrast: float = Field(0.035, ge=0.0, le=1.0, description="Std of luminance (0..1) floor: flat.")
+    min_rms_contrast: float = Field(0.06, ge=0.0, le=1.0, description="Std of luminance (0..1) floor: flat.")
     max_redraws: int = Field(5, ge=0, le=100, description="Redraws (with the next seed) before giving up.")
 
     @model_validator(mode="after")
