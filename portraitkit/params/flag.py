@@ -38,7 +38,7 @@ def _default_signals() -> dict[str, Ramp]:
     }
 
 
-SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "vertex_density", "longest_edge_rel", "hull_gap", "n_parts")
+SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "off_edge_frac", "edge_contrast", "vertex_density", "longest_edge_rel", "hull_gap", "n_parts")
 IMAGE_SIGNALS = ("refine_biou", "refine_iou", "edge_alignment")
 
 

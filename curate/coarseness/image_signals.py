@@ -1,0 +1,243 @@
+"""Image signals of one person polygon, computed with OpenCV on a crop around the person.
+
+- ``edge_alignment``: does the drawn outline sit on the image's edges? Along the outline,
+  sampled every pixel, compare the gradient magnitude *on* the outline with the strongest
+  gradient within ``edge_search_px`` inside or outside it (along the normal):
+  ``sum(g_on) / sum(max_{|t|<=R} g(t))`` in [0, 1]; 1 = every edge near the outline is on it.
+  Samples in flat regions weigh little (ratio of sums). Outline stretches on the image border
+  (persons cut by the frame) are ignored. ``edge_contrast`` (reported only) is
+  ``mean(g_on) / mean(g(-R), g(+R))``.
+- ``refine_iou`` / ``refine_biou``: GrabCut is seeded from the polygon mask (sure foreground
+  = mask eroded by ``seed_band * sqrt(area)``, sure background = outside the mask dilated by
+  the same, probable foreground / background in the band between) and run for
+  ``grabcut_iters`` iterations; the refined mask is compared with the polygon mask by IoU and
+  by Boundary IoU (Cheng et al. 2021) with a band of ``biou_band`` x the image diagonal.
+  A faithful outline is left where it is (both near 1); a coarse one is pulled to the edges.
+
+Everything runs on the person's bbox crop (padded), scaled so its longer side is ``work_side``
+(GrabCut, IoU) or ``edge_side`` (edges) pixels, so the cost per person is bounded.
+OpenCV's RNG is re-seeded before every GrabCut call: results do not depend on call order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from curate.coarseness.polygon_signals import PolygonInfo
+
+_NAN = float("nan")
+IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "refine_iou", "refine_biou")
+
+
+def _crop_box(info: PolygonInfo, width: int, height: int, params) -> tuple[int, int, int, int] | None:
+    x0, y0, x1, y1 = info.bbox
+    x0, y0 = max(0.0, x0), max(0.0, y0)
+    x1, y1 = min(float(width), x1), min(float(height), y1)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    pad = params.crop_pad * max(x1 - x0, y1 - y0) + params.seed_band * math.sqrt(max(info.area, 1.0)) + 2
+    cx0, cy0 = int(max(0, math.floor(x0 - pad))), int(max(0, math.floor(y0 - pad)))
+    cx1, cy1 = int(min(width, math.ceil(x1 + pad))), int(min(height, math.ceil(y1 + pad)))
+    return cx0, cy0, cx1, cy1
+
+
+def _raster(ann: dict[str, Any], info: PolygonInfo, box, size: tuple[int, int], height: int, width: int):
+    """Polygon mask (uint8 0/1) of the crop ``box`` resized to ``size`` = (w, h)."""
+    import cv2
+    from pycocotools import mask as mask_utils
+
+    cx0, cy0, cx1, cy1 = box
+    w, h = size
+    if info.is_rle:
+        from curate.masks import ann_to_mask
+
+        full = ann_to_mask(ann, height, width)[cy0:cy1, cx0:cx1].astype(np.float32)
+        return (cv2.resize(full, (w, h), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.uint8)
+    scale = (w / (cx1 - cx0), h / (cy1 - cy0))
+    polys = []
+    for r in info.rings:
+        q = (r - (cx0, cy0)) * scale
+        polys.append(q.reshape(-1).tolist())
+    rle = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+    return mask_utils.decode(rle)
+
+
+def _disk(r: int):
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _boundary(mask: np.ndarray, d: float) -> np.ndarray:
+    """Pixels of ``mask`` within distance ``d`` of its contour (the crop border counts as outside)."""
+    import cv2
+
+    padded = np.pad(mask, 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    return (mask > 0) & (dist <= d)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return float(np.count_nonzero(a & b) / union) if union else 1.0
+
+
+def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_d: float, iters: int):
+    """(refine_iou, refine_biou, refined mask) of GrabCut seeded from ``mask``; raises cv2.error."""
+    import cv2
+
+    m = mask.astype(bool)
+    band_px = max(1, int(band_px))
+    eroded = cv2.erode(mask, _disk(band_px)).astype(bool)
+    dilated = cv2.dilate(mask, _disk(band_px)).astype(bool)
+    gc = np.full(mask.shape, cv2.GC_BGD, dtype=np.uint8)
+    gc[dilated] = cv2.GC_PR_BGD
+    gc[m] = cv2.GC_PR_FGD
+    gc[eroded] = cv2.GC_FGD
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(12345)
+    cv2.grabCut(crop_bgr, gc, None, bgd, fgd, int(iters), cv2.GC_INIT_WITH_MASK)
+    refined = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    iou = _iou(m, refined)
+    bm = _boundary(m.astype(np.uint8), biou_d)
+    br = _boundary(refined.astype(np.uint8), biou_d)
+    biou = _iou(bm, br)
+    return iou, biou, refined
+
+
+def _gradient(crop_bgr: np.ndarray) -> np.ndarray:
+    """Colour gradient magnitude (max over channels of the Sobel magnitude), float32."""
+    import cv2
+
+    blur = cv2.GaussianBlur(crop_bgr, (0, 0), 1.0)
+    gx = cv2.Sobel(blur, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(blur, cv2.CV_32F, 0, 1, ksize=3)
+    mag = cv2.magnitude(gx.reshape(-1), gy.reshape(-1)).reshape(gx.shape)
+    return mag.max(axis=2) if mag.ndim == 3 else mag
+
+
+def _resample(ring: np.ndarray, step: float = 1.0):
+    """Points every ``step`` px along a closed ring and their unit normals."""
+    closed = np.vstack([ring, ring[:1]])
+    seg = np.diff(closed, axis=0)
+    seglen = np.hypot(seg[:, 0], seg[:, 1])
+    ok = seglen > 1e-9
+    seg, seglen, starts = seg[ok], seglen[ok], closed[:-1][ok]
+    if len(seg) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    n_per = np.maximum(1, np.round(seglen / step).astype(int))
+    idx = np.repeat(np.arange(len(seg)), n_per)
+    frac = np.concatenate([(np.arange(n) + 0.5) / n for n in n_per])
+    pts = starts[idx] + seg[idx] * frac[:, None]
+    tang = seg[idx] / seglen[idx, None]
+    normals = np.stack([-tang[:, 1], tang[:, 0]], axis=1)
+    return pts, normals
+
+
+def _circular_mean(x: np.ndarray, win: int) -> np.ndarray:
+    if win <= 1 or len(x) < 3:
+        return x
+    win = min(win, len(x))
+    k = win // 2
+    ext = np.concatenate([x[-k:], x, x[: win - k - 1]]) if k else np.concatenate([x, x[: win - 1]])
+    c = np.concatenate([[0.0], np.cumsum(ext)])
+    return (c[win:] - c[:-win]) / win
+
+
+def edge_signals(grad: np.ndarray, rings_px: list[np.ndarray], valid_fn, search: float, weak_frac: float = 0.25,
+                 window: int = 9) -> tuple[float, float, float]:
+    """(edge_alignment, edge_contrast, off_edge_frac) of outline rings in ``grad``'s pixel coordinates.
+
+    ``off_edge_frac``: fraction of the outline (outside the image border) where the gradient on
+    the outline, averaged over ``window`` px along it, is below ``weak_frac`` x the median of
+    the strongest nearby gradient along this outline: stretches that run through no edge at all
+    (chords through arms, hair, background).
+    """
+    import cv2
+
+    R = max(1, int(round(search)))
+    offsets = np.arange(-R, R + 1, dtype=np.float64)
+    on_parts, max_parts, off_parts = [], [], []
+    for ring in rings_px:
+        pts, normals = _resample(ring)
+        if len(pts) == 0:
+            continue
+        sx = (pts[:, None, 0] + offsets[None, :] * normals[:, None, 0] - 0.5).astype(np.float32)
+        sy = (pts[:, None, 1] + offsets[None, :] * normals[:, None, 1] - 0.5).astype(np.float32)
+        vals = cv2.remap(grad, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        keep = valid_fn(pts)
+        on = _circular_mean(vals[:, R].astype(np.float64), window)
+        on_parts.append((vals[keep, R], on[keep]))
+        max_parts.append(vals[keep].max(axis=1))
+        off_parts.append(0.5 * (vals[keep, 0] + vals[keep, -1]))
+    if not on_parts:
+        return _NAN, _NAN, _NAN
+    on_raw = np.concatenate([p[0] for p in on_parts]).astype(np.float64)
+    on_smooth = np.concatenate([p[1] for p in on_parts])
+    mx = np.concatenate(max_parts).astype(np.float64)
+    off = np.concatenate(off_parts).astype(np.float64)
+    if len(mx) == 0 or mx.sum() <= 1e-6:
+        return _NAN, _NAN, _NAN
+    alignment = float(on_raw.sum() / mx.sum())
+    contrast = float(on_raw.sum() / off.sum()) if off.sum() > 1e-6 else _NAN
+    ref = float(np.median(mx))
+    off_edge = float(np.mean(on_smooth < weak_frac * ref)) if ref > 1e-6 else _NAN
+    return alignment, contrast, off_edge
+
+
+def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, params) -> tuple[dict[str, float], list[str]]:
+    """Image signals of one person (NaN when they cannot be computed) and notes saying why."""
+    import cv2
+
+    height, width = bgr.shape[:2]
+    out = {k: _NAN for k in IMAGE_SIGNAL_KEYS}
+    notes: list[str] = []
+    if info.bbox is None or info.area <= 0:
+        return out, notes
+    if info.area < params.min_area_px:
+        notes.append("too_small")
+        return out, notes
+    box = _crop_box(info, width, height, params)
+    if box is None:
+        notes.append("polygon_outside_image")
+        return out, notes
+    cx0, cy0, cx1, cy1 = box
+    cw, ch = cx1 - cx0, cy1 - cy0
+    crop = bgr[cy0:cy1, cx0:cx1]
+    sqrt_area = math.sqrt(info.area)
+    diag = math.hypot(width, height)
+
+    # --- edge alignment, on the crop at edge_side
+    se = min(1.0, params.edge_side / max(cw, ch))
+    ew, eh = max(1, int(round(cw * se))), max(1, int(round(ch * se)))
+    ecrop = crop if se == 1.0 else cv2.resize(crop, (ew, eh), interpolation=cv2.INTER_AREA)
+    grad = _gradient(ecrop)
+    rings_e = [(r - (cx0, cy0)) * (ew / cw, eh / ch) for r in info.rings]
+    margin = 2.0
+
+    def valid(pts_e: np.ndarray) -> np.ndarray:
+        x = pts_e[:, 0] * (cw / ew) + cx0
+        y = pts_e[:, 1] * (ch / eh) + cy0
+        return (x > margin) & (y > margin) & (x < width - margin) & (y < height - margin)
+
+    out["edge_alignment"], out["edge_contrast"], out["off_edge_frac"] = edge_signals(grad, rings_e, valid, params.edge_search_px)
+
+    # --- GrabCut refinement agreement, on the crop at work_side
+    sg = min(1.0, params.work_side / max(cw, ch))
+    gw, gh = max(1, int(round(cw * sg))), max(1, int(round(ch * sg)))
+    gcrop = crop if sg == 1.0 else cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA)
+    mask = _raster(ann, info, box, (gw, gh), height, width)
+    if not mask.any():
+        notes.append("refine_failed:empty_mask")
+        return out, notes
+    band = max(1, int(round(params.seed_band * sqrt_area * sg)))
+    biou_d = max(1.0, params.biou_band * diag * sg)
+    try:
+        out["refine_iou"], out["refine_biou"], _ = refine_agreement(gcrop, mask, band, biou_d, params.grabcut_iters)
+    except cv2.error:
+        notes.append("refine_failed:grabcut")
+    return out, notes

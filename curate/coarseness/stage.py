@@ -1,0 +1,250 @@
+"""The ``flag`` stage: score every non-crowd person annotation of the curated splits.
+
+Outputs (written as one directory, atomically):
+
+- ``flags.parquet``: one row per person annotation, sorted by ``annotation_id``:
+  ``annotation_id, image_id, split, file_name, coarseness, flagged, reasons, image_ok`` and every
+  signal (``SIGNAL_COLUMNS``); ``reasons`` is a ``;``-joined string (see ``score.py``);
+- ``images.parquet``: one row per curated image, sorted by ``image_id``: ``image_id, split,
+  file_name, n_persons, n_flagged, max_coarseness, image_problem``;
+- ``summary.json``: counts, fraction flagged, threshold, reason counts.
+
+Work is parallel over images (``workers`` processes); every row depends only on its own image
+and annotation, so outputs are byte-identical for any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from portraitkit.errors import UserError
+from portraitkit.params.flag import FlagParams
+
+SPLITS = ("train", "val", "test")
+SIGNAL_COLUMNS = (
+    "n_parts",
+    "n_vertices",
+    "perimeter",
+    "area",
+    "vertex_density",
+    "longest_edge_rel",
+    "hull_gap",
+    "edge_alignment",
+    "edge_contrast",
+    "off_edge_frac",
+    "refine_iou",
+    "refine_biou",
+)
+SIGNAL_DECIMALS = 6
+ROW_COLUMNS = ("annotation_id", "image_id", "split", "file_name", "coarseness", "flagged", "reasons", "image_ok") + SIGNAL_COLUMNS
+
+
+def score_annotation(bgr: np.ndarray | None, ann: dict[str, Any], width: int, height: int, params: FlagParams,
+                     image_notes: Iterable[str] = ()) -> dict[str, Any]:
+    """Signals, coarseness, flagged and reasons of one annotation (``bgr`` None: no image signals)."""
+    from curate.coarseness.image_signals import IMAGE_SIGNAL_KEYS, image_signals
+    from curate.coarseness.polygon_signals import polygon_signals
+    from curate.coarseness.score import score
+
+    notes = list(image_notes)
+    info = polygon_signals(ann, height, width)
+    notes.extend(info.notes)
+    signals = dict(info.signals)
+    img_sig = {k: float("nan") for k in IMAGE_SIGNAL_KEYS}
+    if bgr is not None:
+        img_sig, img_notes = image_signals(bgr, ann, info, params)
+        notes.extend(img_notes)
+    signals.update(img_sig)
+    # OpenCV's SIMD paths may differ in the last bits with memory alignment (seen: 1e-11 in
+    # edge_alignment between processes); signals are rounded before scoring so outputs are
+    # byte-identical whatever the worker count.
+    signals = {k: (round(float(v), SIGNAL_DECIMALS) if math.isfinite(v) else float("nan")) for k, v in signals.items()}
+    coarseness, flagged, reasons, _ = score(signals, notes, params)
+    row = {"coarseness": coarseness, "flagged": flagged, "reasons": reasons, "image_ok": bgr is not None}
+    row.update({k: float(signals[k]) for k in SIGNAL_COLUMNS})
+    return row
+
+
+def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]]:
+    """Rows of every person of one image. Never raises: failures become reasons."""
+    from curate.coarseness.imageio import read_image
+
+    width, height = job["width"], job["height"]
+    bgr, notes = None, []
+    if job["problem"]:
+        notes = [job["problem"]]
+    else:
+        read = read_image(job["path"], width, height)
+        bgr = read.bgr
+        notes = [read.problem] if read.problem else list(read.notes)
+    rows = []
+    for ann in job["anns"]:
+        base = {"annotation_id": int(ann["id"]), "image_id": int(job["image_id"]), "split": job["split"],
+                "file_name": job["file_name"]}
+        try:
+            row = score_annotation(bgr, ann, width, height, params, notes)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the stage
+            row = {"coarseness": float("nan"), "flagged": False,
+                   "reasons": ";".join([*notes, f"internal_error:{type(exc).__name__}"]), "image_ok": bgr is not None}
+            row.update({k: float("nan") for k in SIGNAL_COLUMNS})
+        base.update(row)
+        rows.append(base)
+    return rows
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _run_chunk(args: tuple[list[dict[str, Any]], FlagParams]) -> list[dict[str, Any]]:
+    jobs, params = args
+    out = []
+    for job in jobs:
+        out.extend(_score_image(job, params))
+    return out
+
+
+def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict[str, Any]]:
+    """One job per curated image (sorted by image_id): its file, size, split and person annotations."""
+    from portraitkit.io import read_json, safe_join
+
+    curated = Path(curated)
+    found = [s for s in SPLITS if (curated / f"{s}.json").exists()]
+    if not found:
+        raise UserError(f"{curated}: no train.json / val.json / test.json (did curate run?)")
+    jobs: dict[int, dict[str, Any]] = {}
+    for split in found:
+        path = curated / f"{split}.json"
+        coco = read_json(path)
+        if not isinstance(coco, dict) or not isinstance(coco.get("images"), list) or not isinstance(
+            coco.get("annotations"), list
+        ):
+            raise UserError(f"{path}: not a COCO file (needs 'images' and 'annotations' lists)")
+        for img in coco["images"]:
+            try:
+                iid = int(img["id"])
+                width, height = int(img["width"]), int(img["height"])
+            except (KeyError, TypeError, ValueError):
+                raise UserError(f"{path}: image {img.get('id')!r}: id/width/height missing or not integers") from None
+            if iid in jobs:
+                raise UserError(f"{path}: image {iid}: also in the {jobs[iid]['split']} split")
+            problem, file_path = None, None
+            try:
+                file_path = str(safe_join(images, img.get("file_name"), context=f"{path}: image {iid}: file_name"))
+            except UserError:
+                problem = "image_file_name_invalid"
+            if width <= 0 or height <= 0:
+                problem = "image_size_invalid"
+            jobs[iid] = {"image_id": iid, "split": split, "file_name": str(img.get("file_name")), "path": file_path,
+                         "width": width, "height": height, "problem": problem, "anns": []}
+        for ann in coco["annotations"]:
+            if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
+                continue
+            iid = ann.get("image_id")
+            if iid not in jobs or jobs[iid]["split"] != split:
+                raise UserError(f"{path}: annotation {ann.get('id')!r}: image_id {iid!r} is not an image of this file")
+            jobs[iid]["anns"].append(ann)
+    for job in jobs.values():
+        job["anns"].sort(key=lambda a: int(a["id"]))
+    return [jobs[k] for k in sorted(jobs)]
+
+
+def score_jobs(jobs: list[dict[str, Any]], params: FlagParams, workers: int = 1,
+               progress=None) -> pd.DataFrame:
+    """Score every job; rows sorted by annotation_id whatever ``workers`` is."""
+    chunks = [jobs[i : i + 4] for i in range(0, len(jobs), 4)]
+    rows: list[dict[str, Any]] = []
+    wrap = progress or (lambda it, **kw: it)
+    if workers <= 1 or len(chunks) <= 1:
+        _init_worker()
+        results: Iterator = (_run_chunk((c, params)) for c in chunks)
+        for part in wrap(results, desc="flag", total=len(chunks), unit="chunk"):
+            rows.extend(part)
+    else:
+        # spawn, not fork: a forked child can inherit locks held by OpenCV's / Arrow's threads
+        # in the parent and hang; spawned workers start clean.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, mp_context=ctx) as pool:
+            results = pool.map(_run_chunk, [(c, params) for c in chunks])
+            for part in wrap(results, desc="flag", total=len(chunks), unit="chunk"):
+                rows.extend(part)
+    df = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    df = df.sort_values("annotation_id", kind="stable").reset_index(drop=True)
+    return df.astype({"annotation_id": "int64", "image_id": "int64", "flagged": "bool", "image_ok": "bool"})
+
+
+def image_summary(jobs: list[dict[str, Any]], flags: pd.DataFrame) -> pd.DataFrame:
+    groups = {iid: g for iid, g in flags.groupby("image_id", sort=True)}
+    rows = []
+    for job in jobs:
+        g = groups.get(job["image_id"])
+        n = 0 if g is None else len(g)
+        worst = float(g["coarseness"].max()) if n else float("nan")
+        problem = job["problem"]
+        if problem is None and n and not g["image_ok"].any():
+            problem = str(g["reasons"].iloc[0]).split(";")[-1] or None
+        rows.append({
+            "image_id": job["image_id"], "split": job["split"], "file_name": job["file_name"], "n_persons": n,
+            "n_flagged": 0 if g is None else int(g["flagged"].sum()), "max_coarseness": worst,
+            "image_problem": problem or "",
+        })
+    return pd.DataFrame(rows, columns=["image_id", "split", "file_name", "n_persons", "n_flagged", "max_coarseness",
+                                       "image_problem"])
+
+
+def summarize(flags: pd.DataFrame, images_df: pd.DataFrame, params: FlagParams) -> dict[str, Any]:
+    reason_counts: Counter = Counter()
+    for r in flags["reasons"]:
+        for item in filter(None, str(r).split(";")):
+            reason_counts[item.split(":")[0]] += 1
+    n = len(flags)
+    nf = int(flags["flagged"].sum())
+    per_split = {}
+    for split in SPLITS:
+        s = flags[flags["split"] == split]
+        per_split[split] = {"persons": int(len(s)), "flagged": int(s["flagged"].sum())}
+    return {
+        "images": int(len(images_df)),
+        "persons": n,
+        "flagged": nf,
+        "fraction_flagged": round(nf / n, 6) if n else 0.0,
+        "threshold": params.threshold,
+        "images_with_flagged": int((images_df["n_flagged"] > 0).sum()),
+        "persons_without_image_signals": int((~flags["image_ok"]).sum()),
+        "mean_coarseness": round(float(flags["coarseness"].mean()), 6) if n and flags["coarseness"].notna().any() else None,
+        "splits": per_split,
+        "reasons": dict(sorted(reason_counts.items())),
+    }
+
+
+def run_flag(curated: Path, images: Path, out: Path, params: FlagParams, person_category_id: int = 1,
+             workers: int | None = None, progress=None) -> dict[str, Any]:
+    """Run the stage; returns the summary written to ``out/summary.json``."""
+    from portraitkit.io import atomic_dir, write_json, write_parquet
+
+    images = Path(images)
+    if not images.is_dir():
+        raise UserError(f"{images}: images folder not found")
+    jobs = load_jobs(Path(curated), images, person_category_id)
+    flags = score_jobs(jobs, params, workers or params.workers, progress=progress)
+    images_df = image_summary(jobs, flags)
+    summary = summarize(flags, images_df, params)
+    with atomic_dir(out) as tmp:
+        write_parquet(tmp / "flags.parquet", flags)
+        write_parquet(tmp / "images.parquet", images_df)
+        write_json(tmp / "summary.json", summary)
+    return summary
+
+
+def _finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)
