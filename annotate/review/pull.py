@@ -1,0 +1,108 @@
+"""Annotators' verdicts -> ``reviews/decisions.csv`` (``image_id,decision,note``), what curate reads.
+
+A sample tagged ``reject`` or ``accept`` in the App becomes one row; its ``note`` field (if any)
+the note. Rows are sorted by image_id, notes are single-line, so the file diffs well in git.
+
+Images rejected in an earlier round leave the curated set, so the next review build no longer
+has them: by default the rows of an existing ``--out`` for images that are not in the dataset
+are carried over, so a decision is never lost by rebuilding. For images that are in the
+dataset, the tags are the truth (removing a tag removes the row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portraitkit.errors import UserError
+from portraitkit.io import atomic_path
+
+HEADER = ["image_id", "decision", "note"]
+DECISIONS = ("accept", "reject")
+
+
+@dataclass
+class PullResult:
+    rows: int
+    from_dataset: int
+    carried_over: int
+    reject: int
+    accept: int
+
+
+def _clean_note(note: Any) -> str:
+    if note is None:
+        return ""
+    return " ".join(str(note).split())
+
+
+def decisions_from_dataset(ds: Any) -> tuple[set[int], dict[int, tuple[str, str]]]:
+    """(image ids in the dataset, image_id -> (decision, note) of the tagged ones)."""
+    if not len(ds):
+        return set(), {}
+    ids = ds.values("image_id")
+    tags = ds.values("tags")
+    schema = ds.get_field_schema()
+    notes = ds.values("note") if "note" in schema else [None] * len(ids)
+    present: set[int] = set()
+    out: dict[int, tuple[str, str]] = {}
+    conflicts = []
+    for image_id, sample_tags, note in zip(ids, tags, notes):
+        if image_id is None:
+            continue
+        image_id = int(image_id)
+        present.add(image_id)
+        decided = sorted(set(sample_tags or []) & set(DECISIONS))
+        if len(decided) > 1:
+            conflicts.append(image_id)
+        elif decided:
+            out[image_id] = (decided[0], _clean_note(note))
+    if conflicts:
+        conflicts.sort()
+        raise UserError(
+            f"dataset {ds.name!r}: image(s) {', '.join(map(str, conflicts[:10]))} tagged both reject and accept; "
+            "remove one tag in the App and pull again"
+        )
+    return present, out
+
+
+def read_existing(path: Path) -> dict[int, tuple[str, str]]:
+    from annotate.review.build import read_decision_rows
+
+    return read_decision_rows(path) if path.exists() else {}
+
+
+def render(rows: dict[int, tuple[str, str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HEADER)
+    for image_id in sorted(rows):
+        decision, note = rows[image_id]
+        writer.writerow([image_id, decision, note])
+    return buf.getvalue()
+
+
+def pull(name: str, out: Path, merge: bool = True) -> PullResult:
+    from annotate.review.database import load_dataset
+
+    out = Path(out)
+    previous = read_existing(out) if merge else {}  # validate before touching the database
+    ds = load_dataset(name)
+    present, decided = decisions_from_dataset(ds)
+    rows = {i: v for i, v in previous.items() if i not in present}
+    carried = len(rows)
+    rows.update(decided)
+    text = render(rows)
+    if not (out.exists() and out.read_text(encoding="utf-8") == text):
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return PullResult(
+        rows=len(rows),
+        from_dataset=len(decided),
+        carried_over=carried,
+        reject=sum(1 for d, _ in rows.values() if d == "reject"),
+        accept=sum(1 for d, _ in rows.values() if d == "accept"),
+    )
