@@ -46,12 +46,12 @@ def pr(flagged: pd.Series, truth: pd.Series) -> dict:
 
 
 # ---------------------------------------------------------------- demo
-def demo_data(work: Path, params) -> Path:
+def demo_data(work: Path, params, n_images: int | None = None) -> Path:
     from curate.demo import generate
 
     demo = work / "demo"
     if not (demo / "truth" / "persons.parquet").exists():
-        generate(demo, params.demo.images, params.demo.seed)
+        generate(demo, n_images or params.demo.images, params.demo.seed)
     return demo
 
 
@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gallery", type=Path, default=None, help="write coco-mini galleries here")
     ap.add_argument("--all-persons", action="store_true", help="also score every demo person, not only curated ones")
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--demo-images", type=int, default=480,
+                    help="demo images to generate (more = steadier estimate; 0: params demo.images)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here too")
     args = ap.parse_args(argv)
     os.environ.setdefault("PORTRAITKIT_QUIET", "1")
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_demo:
         t0 = time.perf_counter()
-        demo = demo_data(work, params)
+        demo = demo_data(work, params, args.demo_images)
         curated = curate_demo(demo, work, params, workers)
         run_flag(curated, demo / "images", work / "flags_curated", fp, params.curate.person_category_id, workers)
         flags = pd.read_parquet(work / "flags_curated" / "flags.parquet")

@@ -54,7 +54,7 @@ def test_polygon_signals_circle_8_vs_200():
 
 
 def test_image_signals_circle_8_vs_200(circle_image):
-    p = FlagParams()
+    p = FlagParams(skip_decided_refine=False)
     fine = score_annotation(circle_image, ann(circle_poly(200)), W, H, p)
     coarse = score_annotation(circle_image, ann(circle_poly(8)), W, H, p)
     assert fine["edge_alignment"] > 0.9 and fine["refine_iou"] > 0.95 and fine["refine_biou"] > 0.85
@@ -66,7 +66,7 @@ def test_image_signals_circle_8_vs_200(circle_image):
 
 
 def test_mask_shifted_off_edge(circle_image):
-    p = FlagParams()
+    p = FlagParams(skip_decided_refine=False)
     on = score_annotation(circle_image, ann(circle_poly(200)), W, H, p)
     off = score_annotation(circle_image, ann(circle_poly(200, dx=12, dy=6)), W, H, p)
     # same polygon geometry: polygon signals identical, image signals tell them apart
@@ -83,7 +83,7 @@ def test_shrunk_and_grown_masks(circle_image):
     p = FlagParams()
     for r in (R - 15, R + 15):
         row = score_annotation(circle_image, ann(circle_poly(200, r=r)), W, H, p)
-        assert row["flagged"], (r, row)
+        assert row["flagged"] and "edge_contrast" in row["reasons"].split(";"), (r, row)
 
 
 def test_badness_ramp_both_directions():
@@ -113,3 +113,49 @@ def test_params_reject_unknown_signal():
         FlagParams(signals={"nope": {"good": 0, "bad": 1}})
     with pytest.raises(ValidationError):
         FlagParams(signals={"hull_gap": {"good": 1, "bad": 1}})
+
+
+def test_grabcut_skipped_only_when_it_cannot_change_the_flag(circle_image):
+    full, fast = FlagParams(skip_decided_refine=False), FlagParams()
+    for poly in (circle_poly(200), circle_poly(8), circle_poly(200, dx=12, dy=6), circle_poly(200, r=R - 15)):
+        a, b = score_annotation(circle_image, ann(poly), W, H, full), score_annotation(circle_image, ann(poly), W, H, fast)
+        assert a["flagged"] == b["flagged"]
+        assert math.isfinite(a["refine_biou"])
+        assert b["edge_alignment"] == a["edge_alignment"] and b["chord_rel"] == a["chord_rel"]
+    # a fine circle on its edge: clearly fine whatever GrabCut says -> skipped
+    assert math.isnan(score_annotation(circle_image, ann(circle_poly(200)), W, H, fast)["refine_biou"])
+
+
+def test_chord_through_the_person_is_decisive():
+    from curate.coarseness import synth
+
+    rng = np.random.default_rng(3)
+    img, mask, _ = synth.scene(rng, H, W)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    fine = cv2.approxPolyDP(max(contours, key=cv2.contourArea), 1.0, True).reshape(-1, 2).astype(np.float64) + 0.5
+    # cut a quarter of the outline off with one straight edge (through an arm / across a gap)
+    n = len(fine)
+    chord = np.concatenate([fine[: n // 2], fine[n // 2 + n // 3 :]])
+    p = FlagParams()
+    good = score_annotation(img, ann(fine.reshape(-1).tolist()), W, H, p)
+    bad = score_annotation(img, ann(chord.reshape(-1).tolist()), W, H, p)
+    assert good["chord_rel"] < 0.1 and not good["flagged"]
+    assert bad["chord_rel"] > 0.5 and bad["flagged"]
+    assert "chord_rel" in bad["reasons"].split(";")
+
+
+def test_longest_edge_ignores_the_image_border():
+    # a person cut by the bottom of the frame: the long edge along the border is no chord
+    cut = [50, 480, 50, 400, 300, 300, 550, 400, 550, 480]  # 500-px bottom edge on the frame
+    s = polygon_signals(ann(cut), 480, 640).signals
+    assert s["longest_edge_rel"] == pytest.approx(math.hypot(250, 100) / math.sqrt(s["area"]))
+
+
+def test_one_decisive_signal_is_enough():
+    p = FlagParams()
+    sig = {"vertex_density": 20.0, "longest_edge_rel": 0.2, "edge_alignment": 0.95, "refine_biou": 0.9,
+           "refine_iou": 0.98, "chord_rel": 0.0}
+    c, flagged, _, _ = score(sig, [], p)
+    assert c == 0.0 and not flagged
+    c, flagged, reasons, _ = score({**sig, "chord_rel": 0.9}, [], p)
+    assert c == pytest.approx(0.75) and flagged and reasons == "chord_rel"

@@ -14,6 +14,11 @@
   by Boundary IoU (Cheng et al. 2021) with a band of ``biou_band`` x the image diagonal.
   A faithful outline is left where it is (both near 1); a coarse one is pulled to the edges.
 
+- ``chord_rel``: long straight edges that separate nothing (``chord_signal``): chords through
+  arms, torso or background, in units of sqrt(area).
+
+GrabCut, the costliest part, is skipped (``refine_*`` NaN) when the other signals already
+decide ``flagged`` whatever the IoUs would be (``skip_decided_refine``).
 Everything runs on the person's bbox crop (padded), scaled so its longer side is ``work_side``
 (GrabCut, IoU) or ``edge_side`` (edges) pixels, so the cost per person is bounded.
 OpenCV's RNG is re-seeded before every GrabCut call: results do not depend on call order.
@@ -26,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from curate.coarseness.polygon_signals import PolygonInfo
+from curate.coarseness.polygon_signals import BORDER_TOL_PX, PolygonInfo
 
 _NAN = float("nan")
-IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "refine_iou", "refine_biou")
+IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "chord_rel", "refine_iou", "refine_biou")
 
 
 def _crop_box(info: PolygonInfo, width: int, height: int, params) -> tuple[int, int, int, int] | None:
@@ -116,26 +121,47 @@ def _gradient(crop_bgr: np.ndarray) -> np.ndarray:
     blur = cv2.GaussianBlur(crop_bgr, (0, 0), 1.0)
     gx = cv2.Sobel(blur, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(blur, cv2.CV_32F, 0, 1, ksize=3)
-    mag = cv2.magnitude(gx.reshape(-1), gy.reshape(-1)).reshape(gx.shape)
+    mag = np.sqrt(gx * gx + gy * gy)  # not cv2.magnitude: its SIMD result depends on memory alignment
     return mag.max(axis=2) if mag.ndim == 3 else mag
 
 
 def _resample(ring: np.ndarray, step: float = 1.0):
-    """Points every ``step`` px along a closed ring and their unit normals."""
+    """Points every ``step`` px along a closed ring, their unit normals and edge index, edge lengths."""
     closed = np.vstack([ring, ring[:1]])
     seg = np.diff(closed, axis=0)
     seglen = np.hypot(seg[:, 0], seg[:, 1])
     ok = seglen > 1e-9
     seg, seglen, starts = seg[ok], seglen[ok], closed[:-1][ok]
     if len(seg) == 0:
-        return np.zeros((0, 2)), np.zeros((0, 2))
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, int), np.zeros(0)
     n_per = np.maximum(1, np.round(seglen / step).astype(int))
     idx = np.repeat(np.arange(len(seg)), n_per)
     frac = np.concatenate([(np.arange(n) + 0.5) / n for n in n_per])
     pts = starts[idx] + seg[idx] * frac[:, None]
     tang = seg[idx] / seglen[idx, None]
     normals = np.stack([-tang[:, 1], tang[:, 0]], axis=1)
-    return pts, normals
+    return pts, normals, idx, seglen
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``img`` (h, w[, c]) sampled at pixel-centre coordinates ``x``, ``y`` (any shape), border replicated.
+
+    Plain numpy, not cv2.remap: remap's SIMD path gives last-bit differences with the memory
+    alignment of ``img``, which differs between processes (outputs must not depend on workers).
+    """
+    h, w = img.shape[:2]
+    x = np.clip(x - 0.5, 0, w - 1)
+    y = np.clip(y - 0.5, 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), w - 2) if w > 1 else np.zeros(x.shape, np.intp)
+    y0 = np.minimum(np.floor(y).astype(np.intp), h - 2) if h > 1 else np.zeros(y.shape, np.intp)
+    fx, fy = x - x0, y - y0
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    if img.ndim == 3:
+        fx, fy = fx[..., None], fy[..., None]
+    im = img.astype(np.float64, copy=False)
+    top = im[y0, x0] * (1 - fx) + im[y0, x1] * fx
+    bottom = im[y1, x0] * (1 - fx) + im[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def _circular_mean(x: np.ndarray, win: int) -> np.ndarray:
@@ -157,18 +183,16 @@ def edge_signals(grad: np.ndarray, rings_px: list[np.ndarray], valid_fn, search:
     the strongest nearby gradient along this outline: stretches that run through no edge at all
     (chords through arms, hair, background).
     """
-    import cv2
-
     R = max(1, int(round(search)))
     offsets = np.arange(-R, R + 1, dtype=np.float64)
     on_parts, max_parts, off_parts = [], [], []
     for ring in rings_px:
-        pts, normals = _resample(ring)
+        pts, normals, _, _ = _resample(ring)
         if len(pts) == 0:
             continue
-        sx = (pts[:, None, 0] + offsets[None, :] * normals[:, None, 0] - 0.5).astype(np.float32)
-        sy = (pts[:, None, 1] + offsets[None, :] * normals[:, None, 1] - 0.5).astype(np.float32)
-        vals = cv2.remap(grad, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        sx = pts[:, None, 0] + offsets[None, :] * normals[:, None, 0]
+        sy = pts[:, None, 1] + offsets[None, :] * normals[:, None, 1]
+        vals = _bilinear(grad, sx, sy)
         keep = valid_fn(pts)
         on = _circular_mean(vals[:, R].astype(np.float64), window)
         on_parts.append((vals[keep, R], on[keep]))
@@ -180,17 +204,58 @@ def edge_signals(grad: np.ndarray, rings_px: list[np.ndarray], valid_fn, search:
     on_smooth = np.concatenate([p[1] for p in on_parts])
     mx = np.concatenate(max_parts).astype(np.float64)
     off = np.concatenate(off_parts).astype(np.float64)
-    if len(mx) == 0 or mx.sum() <= 1e-6:
+    # math.fsum, not ndarray.sum: numpy's SIMD summation order depends on memory alignment,
+    # which differs between processes (last-bit differences would break byte-identical outputs)
+    s_on, s_mx, s_off = math.fsum(on_raw), math.fsum(mx), math.fsum(off)
+    if len(mx) == 0 or s_mx <= 1e-6:
         return _NAN, _NAN, _NAN
-    alignment = float(on_raw.sum() / mx.sum())
-    contrast = float(on_raw.sum() / off.sum()) if off.sum() > 1e-6 else _NAN
+    alignment = s_on / s_mx
+    contrast = s_on / s_off if s_off > 1e-6 else _NAN
     ref = float(np.median(mx))
     off_edge = float(np.mean(on_smooth < weak_frac * ref)) if ref > 1e-6 else _NAN
     return alignment, contrast, off_edge
 
 
-def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, params) -> tuple[dict[str, float], list[str]]:
-    """Image signals of one person (NaN when they cannot be computed) and notes saying why."""
+def chord_signal(colour: np.ndarray, rings_px: list[np.ndarray], valid_fn, d: float, min_len: float,
+                 support: float) -> float:
+    """Length of long straight edges that separate nothing (px of ``colour``; NaN if unknown).
+
+    For every outline sample, the colours at ``d`` px outside and inside it (``colour`` is
+    blurred) differ by some amount; its median over the outline is the person's typical
+    boundary contrast. For every edge at least ``min_len`` long, the mean colour of the strip
+    outside the edge is compared with the mean of the strip inside: an edge on the person's
+    boundary separates two regions (large difference); a chord through an arm, the torso or
+    background has the same stuff on both sides (texture averages out). Each long edge counts
+    with its length x ``clip(1 - diff / (support x typical), 0, 1)``.
+    """
+    per_point, edges = [], []
+    for ring in rings_px:
+        pts, normals, idx, seglen = _resample(ring)
+        if len(pts) == 0:
+            continue
+        keep = valid_fn(pts)
+        pts, normals, idx = pts[keep], normals[keep], idx[keep]
+        both = np.concatenate([pts + d * normals, pts - d * normals])
+        c = _bilinear(colour, both[:, 0], both[:, 1]).reshape(2, len(pts), -1)
+        per_point.append(np.linalg.norm(c[0] - c[1], axis=1))
+        for e in np.flatnonzero(seglen >= min_len):
+            sel = idx == e
+            if sel.sum() >= 0.5 * seglen[e]:
+                edges.append((sel.sum(), np.linalg.norm(c[0, sel].mean(axis=0) - c[1, sel].mean(axis=0))))
+    if not per_point:
+        return _NAN
+    typical = float(np.median(np.concatenate(per_point)))
+    if typical <= 1e-6:
+        return _NAN
+    return float(sum(n * min(1.0, max(0.0, 1.0 - diff / (support * typical))) for n, diff in edges))
+
+
+def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, params,
+                  decided=None) -> tuple[dict[str, float], list[str]]:
+    """Image signals of one person (NaN when they cannot be computed) and notes saying why.
+
+    ``decided(signals so far)``: when it returns True, GrabCut is skipped (``refine_*`` NaN).
+    """
     import cv2
 
     height, width = bgr.shape[:2]
@@ -217,7 +282,7 @@ def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, param
     ecrop = crop if se == 1.0 else cv2.resize(crop, (ew, eh), interpolation=cv2.INTER_AREA)
     grad = _gradient(ecrop)
     rings_e = [(r - (cx0, cy0)) * (ew / cw, eh / ch) for r in info.rings]
-    margin = 2.0
+    margin = BORDER_TOL_PX
 
     def valid(pts_e: np.ndarray) -> np.ndarray:
         x = pts_e[:, 0] * (cw / ew) + cx0
@@ -225,6 +290,13 @@ def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, param
         return (x > margin) & (y > margin) & (x < width - margin) & (y < height - margin)
 
     out["edge_alignment"], out["edge_contrast"], out["off_edge_frac"] = edge_signals(grad, rings_e, valid, params.edge_search_px)
+    sa_e = sqrt_area * se
+    blurred = cv2.GaussianBlur(ecrop, (0, 0), 1.5)
+    chord = chord_signal(blurred, rings_e, valid, params.edge_search_px, params.chord_min_len * sa_e, params.chord_support)
+    out["chord_rel"] = chord / sa_e
+
+    if decided is not None and decided(out):
+        return out, notes
 
     # --- GrabCut refinement agreement, on the crop at work_side
     sg = min(1.0, params.work_side / max(cw, ch))

@@ -3,6 +3,7 @@
 - ``vertex_density``: vertices per 100 px of outline (hand-drawn outlines that follow the
   person have many; a dozen clicks around a whole body have few);
 - ``longest_edge_rel``: the longest edge over sqrt(area) (straight chords through arms/hair);
+  edges along the image border (persons cut by the frame) do not count;
 - ``hull_gap``: 1 - area / convex-hull area (a person's outline is far from convex; a coarse
   one is close to its hull);
 - ``n_parts``: number of polygon parts.
@@ -72,6 +73,18 @@ def _rings_from_rle(ann: dict[str, Any], height: int, width: int) -> list[np.nda
     return [c.reshape(-1, 2).astype(np.float64) for c in contours if len(c) >= 3]
 
 
+BORDER_TOL_PX = 5.0  # outline this close to the image border is "cut by the frame" (annotators click near it)
+
+
+def _on_border(ring: np.ndarray, width: int, height: int, tol: float = BORDER_TOL_PX) -> np.ndarray:
+    """Per edge (vertex i -> i+1): does it run along one image border (person cut by the frame)?"""
+    nxt = np.roll(ring, -1, axis=0)
+    on = np.zeros(len(ring), bool)
+    for axis, lim in ((0, 0.0), (0, float(width)), (1, 0.0), (1, float(height))):
+        on |= (np.abs(ring[:, axis] - lim) <= tol) & (np.abs(nxt[:, axis] - lim) <= tol)
+    return on
+
+
 def polygon_signals(ann: dict[str, Any], height: int, width: int) -> PolygonInfo:
     """Signals of one annotation's segmentation. Never raises on bad geometry."""
     import shapely
@@ -137,12 +150,13 @@ def polygon_signals(ann: dict[str, Any], height: int, width: int) -> PolygonInfo
 
     edges = [np.linalg.norm(np.roll(r, -1, axis=0) - r, axis=1) for r in rings]
     perimeter = float(sum(e.sum() for e in edges))
+    inner = [e[~_on_border(r, width, height)] for r, e in zip(rings, edges)]
     signals["perimeter"] = perimeter
     hull_area = float(geom.convex_hull.area)
     signals["hull_gap"] = float(max(0.0, 1.0 - area / hull_area)) if hull_area > 0 else nan
     if not is_rle:
         signals["vertex_density"] = 100.0 * signals["n_vertices"] / perimeter if perimeter > 0 else nan
-        signals["longest_edge_rel"] = float(max(e.max() for e in edges)) / math.sqrt(area)
+        signals["longest_edge_rel"] = float(max((e.max() for e in inner if len(e)), default=0.0)) / math.sqrt(area)
     allp = np.concatenate(rings)
     bbox = (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))
     return PolygonInfo(rings, area, bbox, signals, notes, is_rle)

@@ -40,10 +40,12 @@ SIGNAL_COLUMNS = (
     "edge_alignment",
     "edge_contrast",
     "off_edge_frac",
+    "chord_rel",
     "refine_iou",
     "refine_biou",
 )
 SIGNAL_DECIMALS = 6
+REFINE_KEYS = ("refine_iou", "refine_biou")
 ROW_COLUMNS = ("annotation_id", "image_id", "split", "file_name", "coarseness", "flagged", "reasons", "image_ok") + SIGNAL_COLUMNS
 
 
@@ -52,7 +54,7 @@ def score_annotation(bgr: np.ndarray | None, ann: dict[str, Any], width: int, he
     """Signals, coarseness, flagged and reasons of one annotation (``bgr`` None: no image signals)."""
     from curate.coarseness.image_signals import IMAGE_SIGNAL_KEYS, image_signals
     from curate.coarseness.polygon_signals import polygon_signals
-    from curate.coarseness.score import score
+    from curate.coarseness.score import decided_without, score
 
     notes = list(image_notes)
     info = polygon_signals(ann, height, width)
@@ -60,17 +62,24 @@ def score_annotation(bgr: np.ndarray | None, ann: dict[str, Any], width: int, he
     signals = dict(info.signals)
     img_sig = {k: float("nan") for k in IMAGE_SIGNAL_KEYS}
     if bgr is not None:
-        img_sig, img_notes = image_signals(bgr, ann, info, params)
+        def decided(part: dict[str, float]) -> bool:  # GrabCut can be skipped: it would not change `flagged`
+            return params.skip_decided_refine and decided_without(_rounded({**signals, **part}), notes, params, REFINE_KEYS)
+
+        img_sig, img_notes = image_signals(bgr, ann, info, params, decided)
         notes.extend(img_notes)
     signals.update(img_sig)
-    # OpenCV's SIMD paths may differ in the last bits with memory alignment (seen: 1e-11 in
-    # edge_alignment between processes); signals are rounded before scoring so outputs are
-    # byte-identical whatever the worker count.
-    signals = {k: (round(float(v), SIGNAL_DECIMALS) if math.isfinite(v) else float("nan")) for k, v in signals.items()}
+    signals = _rounded(signals)
     coarseness, flagged, reasons, _ = score(signals, notes, params)
     row = {"coarseness": coarseness, "flagged": flagged, "reasons": reasons, "image_ok": bgr is not None}
     row.update({k: float(signals[k]) for k in SIGNAL_COLUMNS})
     return row
+
+
+def _rounded(signals: dict[str, float]) -> dict[str, float]:
+    # OpenCV's SIMD paths may differ in the last bits with memory alignment (seen: 1e-11 in
+    # edge_alignment between processes); signals are rounded before scoring so outputs are
+    # byte-identical whatever the worker count.
+    return {k: (round(float(v), SIGNAL_DECIMALS) if math.isfinite(v) else float("nan")) for k, v in signals.items()}
 
 
 def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 Every signal is mapped to a "badness" in [0, 1] by a linear ramp between ``good`` (badness 0)
 and ``bad`` (badness 1); ``good`` may be larger or smaller than ``bad``. ``coarseness`` is the
-weighted mean of the badness of the available signals (see ``curate/coarseness/score.py``).
+larger of the weighted mean of the badness of the available signals (``signals``) and the
+badness of each ``decisive`` signal (one clearly bad sign is enough; see
+``curate/coarseness/score.py``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ class Ramp(Section):
 def _default_signals() -> dict[str, Ramp]:
     return {
         # image signals
-        "refine_biou": Ramp(good=0.80, bad=0.45, weight=3.0),
-        "refine_iou": Ramp(good=0.97, bad=0.85, weight=1.0),
+        "refine_biou": Ramp(good=0.80, bad=0.45, weight=2.0),
+        "refine_iou": Ramp(good=0.97, bad=0.85, weight=0.0),
         "edge_alignment": Ramp(good=0.80, bad=0.50, weight=2.0),
         # polygon signals
         "vertex_density": Ramp(good=4.0, bad=0.8, weight=1.0),
@@ -38,7 +40,13 @@ def _default_signals() -> dict[str, Ramp]:
     }
 
 
-SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "off_edge_frac", "edge_contrast", "vertex_density", "longest_edge_rel", "hull_gap", "n_parts")
+def _default_decisive() -> dict[str, Ramp]:
+    return {"chord_rel": Ramp(good=0.0, bad=1.2), "vertex_density": Ramp(good=4.0, bad=2.0),
+            "edge_contrast": Ramp(good=1.4, bad=0.9)}
+
+
+SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "off_edge_frac", "edge_contrast", "chord_rel",
+                "vertex_density", "longest_edge_rel", "hull_gap", "n_parts")
 IMAGE_SIGNALS = ("refine_biou", "refine_iou", "edge_alignment")
 
 
@@ -48,6 +56,10 @@ class FlagParams(Section):
         0.5, ge=0.0, le=1.0, description="A signal is named in `reasons` of a flagged row when its badness >= this."
     )
     signals: dict[str, Ramp] = Field(default_factory=_default_signals)
+    decisive: dict[str, Ramp] = Field(
+        default_factory=_default_decisive,
+        description="Signals whose badness alone sets a lower bound on coarseness (weights unused).",
+    )
     workers: int = Field(1, ge=1, description="Processes, parallel over images; outputs never depend on it.")
     work_side: int = Field(
         160, ge=32, le=2048, description="Longer side (px) of the person crop the image signals are computed on."
@@ -58,6 +70,9 @@ class FlagParams(Section):
         description="GrabCut seeds: mask eroded / dilated by this fraction of sqrt(area); the band between is 'probable'.",
     )
     grabcut_iters: int = Field(2, ge=1, le=10)
+    skip_decided_refine: bool = Field(
+        True, description="Skip GrabCut (refine_* NaN) when the other signals decide `flagged` whatever it gives."
+    )
     biou_band: float = Field(0.02, gt=0.0, le=0.2, description="Boundary IoU band, fraction of the image diagonal.")
     edge_side: int = Field(
         320, ge=32, le=4096, description="Longer side (px) of the crop the edge-alignment signal is computed on."
@@ -65,13 +80,19 @@ class FlagParams(Section):
     edge_search_px: float = Field(
         4.0, gt=0.0, le=32.0, description="Edge alignment: look this far (px of the edge crop) inside/outside the outline."
     )
+    chord_min_len: float = Field(
+        0.15, gt=0.0, description="chord_rel: edges at least this x sqrt(area) long are checked for separating anything."
+    )
+    chord_support: float = Field(
+        0.5, gt=0.0, description="chord_rel: an edge whose in/out colour difference is below this x the typical one counts."
+    )
     min_area_px: float = Field(
         400.0, ge=0.0, description="Persons smaller than this (px) get no image signals (reason 'too_small')."
     )
 
     @model_validator(mode="after")
     def _known_signals(self) -> "FlagParams":
-        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
+        unknown = sorted((set(self.signals) | set(self.decisive)) - set(SIGNAL_NAMES))
         if unknown:
             raise ValueError(f"unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
         if not any(r.weight > 0 for r in self.signals.values()):
