@@ -14,48 +14,54 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
+
+import numpy as np
+import simdjson
 
 from portraitkit.errors import UserError
-from portraitkit.io import read_json
 
 REQUIRED_TOP_LEVEL = ("images", "annotations", "categories")
 
 
 @dataclass
 class CocoIndex:
-    """A validated COCO file, indexed by image."""
+    """A validated COCO file: every image, and the person annotations in compact form.
+
+    COCO train 2017 holds ~48 M polygon coordinates; as Python floats they would take
+    gigabytes. The file is therefore parsed by simdjson and read lazily: person polygons
+    are kept as float64 arrays (all that the rules rasterise), other annotations are only
+    validated and counted, and full records are read again for the few images that need
+    them (``load_annotations``).
+    """
 
     path: Path
-    raw: dict[str, Any]
+    top: dict[str, Any]
     images: list[dict[str, Any]]
     categories: dict[int, dict[str, Any]]
-    anns_by_image: dict[int, list[dict[str, Any]]]
+    persons_by_image: dict[int, list[dict[str, Any]]]
+    n_annotations: dict[int, int]
     problems: dict[int, list[str]] = field(default_factory=dict)
+    _doc: Any = field(default=None, repr=False)
 
-    def category_name(self, category_id: int) -> str:
-        cat = self.categories.get(category_id)
-        return str(cat.get("name", category_id)) if cat else str(category_id)
+    def annotations_of(self, image_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+        """Full annotation records (every category) of the given images, sorted by id."""
+        if self._doc is None:
+            raise RuntimeError("annotations_of() after release()")
+        out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        if image_ids:
+            for ann in self._doc["annotations"]:
+                if ann["image_id"] in image_ids:
+                    out[ann["image_id"]].append(ann.as_dict())
+        return {iid: sorted(anns, key=lambda a: a["id"]) for iid, anns in out.items()}
 
-
-_NUMBER_TYPES = {int, float}
+    def release(self) -> None:
+        """Drop the parsed document (most of the memory) once full records are no longer needed."""
+        self._doc = None
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _require_list(raw: dict[str, Any], key: str, path: Path) -> list[Any]:
-    if key not in raw:
-        raise UserError(f"{path}: missing top-level key '{key}'")
-    value = raw[key]
-    if not isinstance(value, list):
-        raise UserError(f"{path}: '{key}': expected a list, got {type(value).__name__}")
-    return value
 
 
 def _check_id(record: Any, kind: str, index: int, path: Path) -> int:
@@ -87,91 +93,112 @@ def image_problems(img: dict[str, Any]) -> list[str]:
     return problems
 
 
-def segmentation_problem(ann: dict[str, Any], height: int, width: int) -> str | None:
-    """Why an annotation's segmentation cannot be rasterised, or None if it can."""
-    seg = ann.get("segmentation")
-    aid = ann["id"]
-    if isinstance(seg, list):
-        if not seg:
-            return f"annotation {aid}: field 'segmentation': empty polygon list"
-        for k, poly in enumerate(seg):
-            if not isinstance(poly, list):
-                return f"annotation {aid}: field 'segmentation[{k}]': expected a list of coordinates"
-            if len(poly) % 2:
-                return f"annotation {aid}: field 'segmentation[{k}]': odd number of coordinates ({len(poly)})"
-            if len(poly) < 6:
-                return f"annotation {aid}: field 'segmentation[{k}]': fewer than 3 points ({len(poly) // 2})"
-            if not set(map(type, poly)) <= _NUMBER_TYPES:
-                return f"annotation {aid}: field 'segmentation[{k}]': coordinates must be numbers"
-        return None
-    if isinstance(seg, dict):
-        size, counts = seg.get("size"), seg.get("counts")
-        if not (isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))):
-            return f"annotation {aid}: field 'segmentation.size': expected [height, width]"
-        if size != [height, width]:
+def _json_type(value: Any) -> str:
+    if isinstance(value, (list, simdjson.Array)):
+        return "list"
+    if isinstance(value, (dict, simdjson.Object)):
+        return "object"
+    return type(value).__name__
+
+
+def _to_python(value: Any) -> Any:
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def rle_problem(rle: dict[str, Any], aid: int, height: int, width: int) -> str | None:
+    """Why an RLE segmentation cannot be rasterised for this image, or None if it can."""
+    size, counts = rle.get("size"), rle.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))):
+        return f"annotation {aid}: field 'segmentation.size': expected [height, width]"
+    if size != [height, width]:
+        return (
+            f"annotation {aid}: field 'segmentation.size': RLE size {size} disagrees with "
+            f"image size [{height}, {width}]"
+        )
+    if isinstance(counts, list):
+        if not all(_is_int(c) and c >= 0 for c in counts):
+            return f"annotation {aid}: field 'segmentation.counts': expected non-negative integers"
+        if sum(counts) != height * width:
             return (
-                f"annotation {aid}: field 'segmentation.size': RLE size {size} disagrees with "
-                f"image size [{height}, {width}]"
+                f"annotation {aid}: field 'segmentation.counts': runs sum to {sum(counts)}, "
+                f"not height*width={height * width}"
             )
-        if isinstance(counts, list):
-            if not all(_is_int(c) and c >= 0 for c in counts):
-                return f"annotation {aid}: field 'segmentation.counts': expected non-negative integers"
-            if sum(counts) != height * width:
-                return (
-                    f"annotation {aid}: field 'segmentation.counts': runs sum to {sum(counts)}, "
-                    f"not height*width={height * width}"
-                )
-            return None
-        if isinstance(counts, str):
-            return None
-        return f"annotation {aid}: field 'segmentation.counts': expected a list or a string"
-    return f"annotation {aid}: field 'segmentation': expected polygons (list) or RLE (object), got {type(seg).__name__}"
+        return None
+    if isinstance(counts, str):
+        return None
+    return f"annotation {aid}: field 'segmentation.counts': expected a list or a string"
 
 
-def _looks_valid(ann: dict[str, Any], categories: dict[int, Any]) -> bool:
-    """Fast path for the common case: polygons of numbers on a known category."""
-    seg = ann.get("segmentation")
-    if type(seg) is not list or not seg or ann.get("category_id") not in categories:
-        return False
-    if ann.get("iscrowd", 0) not in (0, 1) or type(ann.get("category_id")) is not int:
-        return False
-    for poly in seg:
-        if type(poly) is not list or len(poly) < 6 or len(poly) % 2 or not set(map(type, poly)) <= _NUMBER_TYPES:
-            return False
-    return True
+def _parse(path: Path) -> Any:
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        # load() reads straight into simdjson's buffer: no second copy of a 450 MB file.
+        return simdjson.Parser().load(str(path))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"{path}: malformed JSON ({exc})") from None
 
 
-def annotation_problems(ann: dict[str, Any], img: dict[str, Any], categories: dict[int, Any]) -> list[str]:
-    if _looks_valid(ann, categories):
-        return []
-    aid = ann["id"]
-    problems = []
-    cid = ann.get("category_id")
-    if not _is_int(cid):
-        problems.append(f"annotation {aid}: field 'category_id' must be an integer, got {cid!r}")
-    elif cid not in categories:
-        problems.append(f"annotation {aid}: field 'category_id': unknown category {cid}")
-    crowd = ann.get("iscrowd", 0)
-    if crowd not in (0, 1) or isinstance(crowd, bool):
-        problems.append(f"annotation {aid}: field 'iscrowd' must be 0 or 1, got {crowd!r}")
+def _top_level(doc: Any, path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(doc, simdjson.Object):
+        raise UserError(f"{path}: expected a JSON object at the top level, got {_json_type(doc)}")
+    out = {}
+    for key in keys:
+        if key not in doc:
+            raise UserError(f"{path}: missing top-level key '{key}'")
+        value = doc[key]
+        if not isinstance(value, simdjson.Array):
+            raise UserError(f"{path}: '{key}': expected a list, got {_json_type(value)}")
+        out[key] = value
+    return out
+
+
+def _compact_segmentation(ann: Any, aid: int, img: dict[str, Any]) -> tuple[Any, str | None]:
+    """Validate a segmentation; return it compact (float64 arrays or an RLE dict) or a problem."""
     if "segmentation" not in ann:
-        problems.append(f"annotation {aid}: missing field 'segmentation'")
-    elif _is_int(img.get("width")) and _is_int(img.get("height")):
-        problem = segmentation_problem(ann, img["height"], img["width"])
-        if problem:
-            problems.append(problem)
-    return problems
+        return None, f"annotation {aid}: missing field 'segmentation'"
+    seg = ann["segmentation"]
+    if isinstance(seg, simdjson.Array):
+        if len(seg) == 0:
+            return None, f"annotation {aid}: field 'segmentation': empty polygon list"
+        polys = []
+        for k, poly in enumerate(seg):
+            if not isinstance(poly, simdjson.Array):
+                return None, f"annotation {aid}: field 'segmentation[{k}]': expected a list of coordinates"
+            try:
+                coords = np.frombuffer(poly.as_buffer(of_type="d"), dtype=np.float64)
+            except TypeError:
+                return None, f"annotation {aid}: field 'segmentation[{k}]': coordinates must be numbers"
+            if coords.size % 2:
+                return None, f"annotation {aid}: field 'segmentation[{k}]': odd number of coordinates ({coords.size})"
+            if coords.size < 6:
+                return None, f"annotation {aid}: field 'segmentation[{k}]': fewer than 3 points ({coords.size // 2})"
+            polys.append(coords)
+        return polys, None
+    if isinstance(seg, simdjson.Object):
+        rle = seg.as_dict()
+        if _is_int(img.get("width")) and _is_int(img.get("height")):
+            problem = rle_problem(rle, aid, img["height"], img["width"])
+            if problem:
+                return None, problem
+        return rle, None
+    return None, f"annotation {aid}: field 'segmentation': expected polygons (list) or RLE (object), got {_json_type(seg)}"
 
 
-def load_coco(path: str | Path) -> CocoIndex:
+def load_coco(path: str | Path, person_category_id: int = 1) -> CocoIndex:
     """Read and validate a COCO instances file (see the module docstring for the policy)."""
     path = Path(path)
-    raw = read_json(path)
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a JSON object at the top level, got {type(raw).__name__}")
-    images = _require_list(raw, "images", path)
-    annotations = _require_list(raw, "annotations", path)
-    cats = _require_list(raw, "categories", path)
+    doc = _parse(path)
+    arrays = _top_level(doc, path, REQUIRED_TOP_LEVEL)
+    top = {k: _to_python(doc[k]) for k in ("info", "licenses") if k in doc}
+    cats = arrays["categories"].as_list()
+    images = arrays["images"].as_list()
 
     categories: dict[int, dict[str, Any]] = {}
     for i, cat in enumerate(cats):
@@ -179,6 +206,7 @@ def load_coco(path: str | Path) -> CocoIndex:
         if cid in categories:
             raise UserError(f"{path}: categories[{i}]: field 'id': duplicate category id {cid}")
         categories[cid] = cat
+    top["categories"] = cats
 
     image_by_id: dict[int, dict[str, Any]] = {}
     for i, img in enumerate(images):
@@ -193,51 +221,86 @@ def load_coco(path: str | Path) -> CocoIndex:
         if found:
             problems[iid].extend(found)
 
-    anns_by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    persons_by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    n_annotations: dict[int, int] = defaultdict(int)
     seen_ann_ids: set[int] = set()
-    for i, ann in enumerate(annotations):
-        aid = _check_id(ann, "annotations", i, path)
+    for i, ann in enumerate(arrays["annotations"]):
+        if not isinstance(ann, simdjson.Object):
+            raise UserError(f"{path}: annotations[{i}]: expected an object, got {_json_type(ann)}")
+        aid = ann.get("id")
+        if aid is None:
+            raise UserError(f"{path}: annotations[{i}]: missing field 'id'")
+        if type(aid) is not int:
+            raise UserError(f"{path}: annotations[{i}]: field 'id' must be an integer, got {_to_python(aid)!r}")
         if aid in seen_ann_ids:
             raise UserError(f"{path}: annotations[{i}]: field 'id': duplicate annotation id {aid}")
         seen_ann_ids.add(aid)
         iid = ann.get("image_id")
         if type(iid) is not int:
-            raise UserError(f"{path}: annotations[{i}] (id {aid}): field 'image_id' must be an integer, got {iid!r}")
+            raise UserError(
+                f"{path}: annotations[{i}] (id {aid}): field 'image_id' must be an integer, got {_to_python(iid)!r}"
+            )
         img = image_by_id.get(iid)
         if img is None:
             raise UserError(f"{path}: annotations[{i}] (id {aid}): field 'image_id': unknown image {iid}")
-        anns_by_image[iid].append(ann)
-        found = annotation_problems(ann, img, categories)
-        if found:
-            problems[iid].extend(found)
+        n_annotations[iid] += 1
 
+        cid = ann.get("category_id")
+        crowd = ann.get("iscrowd", 0)
+        if type(cid) is not int:
+            problems[iid].append(f"annotation {aid}: field 'category_id' must be an integer, got {_to_python(cid)!r}")
+        elif cid not in categories:
+            problems[iid].append(f"annotation {aid}: field 'category_id': unknown category {cid}")
+        if type(crowd) is not int or crowd not in (0, 1):
+            problems[iid].append(f"annotation {aid}: field 'iscrowd' must be 0 or 1, got {_to_python(crowd)!r}")
+            crowd = 0
+        seg, problem = _compact_segmentation(ann, aid, img)
+        if problem:
+            problems[iid].append(problem)
+        if cid == person_category_id:
+            persons_by_image[iid].append(
+                {"id": aid, "image_id": iid, "category_id": cid, "iscrowd": crowd, "segmentation": seg}
+            )
+    del arrays
     return CocoIndex(
         path=path,
-        raw=raw,
+        top=top,
         images=images,
         categories=categories,
-        anns_by_image=dict(anns_by_image),
+        persons_by_image=dict(persons_by_image),
+        n_annotations=dict(n_annotations),
         problems=dict(problems),
+        _doc=doc,
     )
+
+
+def _iter_annotations(path: Path) -> Iterator[tuple[int, Any]]:
+    doc = _parse(path)
+    arrays = _top_level(doc, path, ("annotations",))
+    for i, ann in enumerate(arrays["annotations"]):
+        yield i, ann
 
 
 def load_num_keypoints(path: str | Path, person_category_id: int) -> dict[int, int]:
     """Map annotation id -> num_keypoints from a COCO person_keypoints file."""
     path = Path(path)
-    raw = read_json(path)
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a JSON object at the top level")
-    annotations = _require_list(raw, "annotations", path)
     out: dict[int, int] = {}
-    for i, ann in enumerate(annotations):
-        aid = _check_id(ann, "annotations", i, path)
+    for i, ann in _iter_annotations(path):
+        if not isinstance(ann, simdjson.Object):
+            raise UserError(f"{path}: annotations[{i}]: expected an object, got {_json_type(ann)}")
+        aid = ann.get("id")
+        if type(aid) is not int:
+            raise UserError(f"{path}: annotations[{i}]: field 'id' must be an integer, got {_to_python(aid)!r}")
         if ann.get("category_id", person_category_id) != person_category_id:
             continue
         n = ann.get("num_keypoints")
-        if n is None and isinstance(ann.get("keypoints"), list):
-            n = sum(1 for v in ann["keypoints"][2::3] if v)
-        if not _is_int(n) or n < 0:
-            raise UserError(f"{path}: annotations[{i}] (id {aid}): field 'num_keypoints' must be a non-negative integer, got {n!r}")
+        if n is None and isinstance(ann.get("keypoints"), simdjson.Array):
+            n = sum(1 for v in ann["keypoints"].as_list()[2::3] if v)
+        if type(n) is not int or n < 0:
+            raise UserError(
+                f"{path}: annotations[{i}] (id {aid}): field 'num_keypoints' must be a non-negative integer, "
+                f"got {_to_python(n)!r}"
+            )
         if aid in out:
             raise UserError(f"{path}: annotations[{i}]: field 'id': duplicate annotation id {aid}")
         out[aid] = n

@@ -55,7 +55,7 @@ def measure_persons(anns: list[dict[str, Any]], height: int, width: int, person_
     return PersonMeasure(n_persons, has_crowd, coverage, union)
 
 
-def _expand_box(box: np.ndarray, pad: float) -> tuple[float, float, float, float]:
+def _expand_box(box: Any, pad: float) -> tuple[float, float, float, float]:
     x, y, w, h = (float(v) for v in box)
     return x - pad, y - pad, x + w + pad, y + h + pad
 
@@ -64,9 +64,35 @@ def _boxes_touch(a: tuple[float, float, float, float], b: tuple[float, float, fl
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
+def _segmentation_box(seg: Any, height: int, width: int) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a segmentation without rasterising it (polygons: from the coordinates)."""
+    if isinstance(seg, list):
+        coords = np.concatenate([np.asarray(p, dtype=np.float64) for p in seg])
+        xs, ys = coords[0::2], coords[1::2]
+        return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+    return _expand_box(mask_utils.toBbox(ann_to_rle({"segmentation": seg}, height, width)), 0)
+
+
+def _mask_in_window(ann: dict[str, Any], rle: dict[str, Any], window: tuple[int, int, int, int]) -> np.ndarray:
+    """The annotation's mask inside window (x0, y0, x1, y1), rasterised at window size.
+
+    Polygons are shifted into the window and rasterised at window size instead of decoding
+    the whole image. pycocotools rounds half-pixel positions, so a shifted polygon can gain
+    or lose a pixel on its outline: immaterial for a test that already tolerates
+    ``touch_px`` pixels of distance, and deterministic.
+    """
+    x0, y0, x1, y1 = window
+    seg = ann["segmentation"]
+    if isinstance(seg, list):
+        shift = np.array([x0, y0], dtype=np.float64)
+        shifted = [(np.asarray(p, dtype=np.float64).reshape(-1, 2) - shift).ravel() for p in seg]
+        return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(shifted, y1 - y0, x1 - x0)))
+    return mask_utils.decode(rle)[y0:y1, x0:x1]
+
+
 def overlapping_categories(
     anns: list[dict[str, Any]],
-    union_rle: dict[str, Any],
+    union_rle: dict[str, Any] | None,
     height: int,
     width: int,
     person_id: int,
@@ -81,27 +107,38 @@ def overlapping_categories(
     if not others or union_rle is None:
         return []
     person_box = _expand_box(mask_utils.toBbox(union_rle), touch_px + 1)
-    candidates = []
+    names: set[str] = set()
+    near: list[tuple[dict[str, Any], dict[str, Any], tuple[float, float, float, float]]] = []
     for ann in others:
+        name = category_names.get(ann["category_id"], str(ann["category_id"]))
+        if name in names:
+            continue
+        box = _segmentation_box(ann["segmentation"], height, width)
+        if not _boxes_touch(person_box, box):
+            continue
         rle = ann_to_rle(ann, height, width)
-        if _boxes_touch(person_box, _expand_box(mask_utils.toBbox(rle), 0)):
-            candidates.append((ann, rle))
-    if not candidates:
-        return []
-    # Dilate and compare only the window around each candidate, not the whole image.
+        if mask_utils.area(mask_utils.merge([union_rle, rle], intersect=True)) > 0:
+            names.add(name)
+        elif touch_px > 0:
+            near.append((ann, rle, box))
+    if not near:
+        return sorted(names)
     person = mask_utils.decode(union_rle)
-    names = set()
-    pad = touch_px
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1)) if pad > 0 else None
-    for ann, rle in candidates:
-        x, y, w, h = (int(v) for v in mask_utils.toBbox(rle))
-        x0, y0 = max(x - pad - 1, 0), max(y - pad - 1, 0)
-        x1, y1 = min(x + w + pad + 2, width), min(y + h + pad + 2, height)
-        obj = mask_utils.decode(rle)[y0:y1, x0:x1]
-        if kernel is not None:
-            obj = cv2.dilate(obj, kernel)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * touch_px + 1, 2 * touch_px + 1))
+    for ann, rle, (bx0, by0, bx1, by1) in near:
+        name = category_names.get(ann["category_id"], str(ann["category_id"]))
+        if name in names:
+            continue
+        window = (
+            max(int(np.floor(bx0)) - touch_px - 2, 0),
+            max(int(np.floor(by0)) - touch_px - 2, 0),
+            min(int(np.ceil(bx1)) + touch_px + 3, width),
+            min(int(np.ceil(by1)) + touch_px + 3, height),
+        )
+        obj = cv2.dilate(_mask_in_window(ann, rle, window), kernel)
+        x0, y0, x1, y1 = window
         if np.logical_and(obj, person[y0:y1, x0:x1]).any():
-            names.add(category_names.get(ann["category_id"], str(ann["category_id"])))
+            names.add(name)
     return sorted(names)
 
 

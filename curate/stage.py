@@ -111,17 +111,16 @@ def params_digest(seed: int, params: CurateParams) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _coco_subset(coco: CocoIndex, image_ids: list[int]) -> dict[str, Any]:
+def _coco_subset(coco: CocoIndex, image_ids: list[int], anns_by_image: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
     wanted = set(image_ids)
     images = sorted((img for img in coco.images if img["id"] in wanted), key=lambda r: r["id"])
-    anns = [a for iid in sorted(wanted) for a in sorted(coco.anns_by_image.get(iid, []), key=lambda a: a["id"])]
     out: dict[str, Any] = {}
-    if "info" in coco.raw:
-        out["info"] = coco.raw["info"]
-    out["licenses"] = coco.raw.get("licenses", [])
+    if "info" in coco.top:
+        out["info"] = coco.top["info"]
+    out["licenses"] = coco.top.get("licenses", [])
     out["images"] = images
-    out["annotations"] = anns
-    out["categories"] = coco.raw["categories"]
+    out["annotations"] = [a for iid in sorted(wanted) for a in anns_by_image.get(iid, [])]
+    out["categories"] = coco.top["categories"]
     return out
 
 
@@ -154,11 +153,11 @@ def _run_curate(
     write_masks: bool = False,
     workers: int | None = None,
 ) -> CurateResult:
-    coco = load_coco(annotations)
-    num_kp = load_num_keypoints(keypoints, params.person_category_id) if keypoints else None
+    person_id = params.person_category_id
+    coco = load_coco(annotations, person_id)
+    num_kp = load_num_keypoints(keypoints, person_id) if keypoints else None
     decisions = read_decisions(reviews) if reviews else {}
     workers = workers or params.workers
-    person_id = params.person_category_id
     names = {cid: str(cat.get("name", cid)) for cid, cat in coco.categories.items()}
     held_names = set(params.held_object_categories)
 
@@ -170,33 +169,31 @@ def _run_curate(
             if img["id"] not in problems and not (root / img["file_name"]).is_file():
                 problems[img["id"]] = [f"image {img['id']}: field 'file_name': {img['file_name']!r} not found in {root}"]
 
-    jobs = []
-    for img in images:
-        iid = img["id"]
-        if iid in problems:
-            continue
-        persons = [a for a in coco.anns_by_image.get(iid, []) if a.get("category_id") == person_id]
-        jobs.append((iid, img["height"], img["width"], persons))
+    jobs = [
+        (img["id"], img["height"], img["width"], coco.persons_by_image.get(img["id"], []))
+        for img in images
+        if img["id"] not in problems
+    ]
     measures = _measure_all(jobs, person_id, workers)
 
     rows = []
     for img in progress(images, "applying rules", unit="img"):
         iid = img["id"]
-        anns = coco.anns_by_image.get(iid, [])
-        persons = [a for a in anns if a.get("category_id") == person_id and not a.get("iscrowd", 0)]
+        all_persons = coco.persons_by_image.get(iid, [])
+        persons = [a for a in all_persons if not a["iscrowd"]]
         row: dict[str, Any] = {
             "image_id": iid,
             "file_name": img.get("file_name") if isinstance(img.get("file_name"), str) else None,
             "width": img.get("width") if isinstance(img.get("width"), int) else None,
             "height": img.get("height") if isinstance(img.get("height"), int) else None,
             "n_persons": len(persons),
-            "has_crowd": any(a.get("category_id") == person_id and a.get("iscrowd", 0) for a in anns),
+            "has_crowd": len(persons) < len(all_persons),
             "coverage": float("nan"),
             "kept": False,
             "reason": "",
             "split": "",
             "problems": problems.get(iid, []),
-            "n_annotations": len(anns),
+            "n_annotations": coco.n_annotations.get(iid, 0),
             "n_body_parts": 0,
             "n_persons_without_keypoints": 0,
             "body_part_flag": False,
@@ -220,19 +217,32 @@ def _run_curate(
                 reason = "body_part_only"
             else:
                 row["body_part_flag"] = True
-        if not reason:
-            # Object overlaps cost pixels: measured only for images that reach this rule.
-            measure = measure_persons(anns, img["height"], img["width"], person_id)
-            overlap = overlapping_categories(
-                anns, measure.union_rle, img["height"], img["width"], person_id, names, params.held_object_touch_px
-            )
-            row["overlapping_categories"] = overlap
-            row["held_objects"] = [c for c in overlap if c in held_names]
-            if row["held_objects"] and params.held_object_policy != "keep":
-                if params.held_object_policy == "drop":
-                    reason = "held_object"
-                else:
-                    row["held_object_flag"] = True
+        row["reason"] = reason
+
+    # Images still in the running need their full annotation records: the object-overlap
+    # rule reads every category, and the split files carry the records unchanged.
+    by_id = {img["id"]: img for img in images}
+    candidates = {row["image_id"] for row in rows if not row["reason"]}
+    full = coco.annotations_of(candidates)
+    coco.release()
+    for row in progress(rows, "checking held objects", unit="img"):
+        iid = row["image_id"]
+        if iid not in candidates:
+            continue
+        img = by_id[iid]
+        anns = full.get(iid, [])
+        union = measure_persons(coco.persons_by_image.get(iid, []), img["height"], img["width"], person_id).union_rle
+        overlap = overlapping_categories(
+            anns, union, img["height"], img["width"], person_id, names, params.held_object_touch_px
+        )
+        row["overlapping_categories"] = overlap
+        row["held_objects"] = [c for c in overlap if c in held_names]
+        reason = ""
+        if row["held_objects"] and params.held_object_policy != "keep":
+            if params.held_object_policy == "drop":
+                reason = "held_object"
+            else:
+                row["held_object_flag"] = True
         if not reason and decisions.get(iid) == "reject":
             reason = "rejected_in_review"
         row["reason"] = reason
@@ -267,15 +277,14 @@ def _run_curate(
         write_parquet(tmp / "manifest.parquet", manifest, schema=MANIFEST_SCHEMA)
         for split in SPLITS:
             ids = kept.loc[kept["split"] == split, "image_id"].tolist()
-            _write_coco(tmp / f"{split}.json", _coco_subset(coco, ids))
+            _write_coco(tmp / f"{split}.json", _coco_subset(coco, ids, full))
         write_json(tmp / "funnel.json", funnel)
         write_json(tmp / "identity.json", identity)
         if write_masks:
-            by_id = {img["id"]: img for img in images}
             for iid in progress(kept["image_id"].tolist(), "writing masks", unit="mask"):
                 img = by_id[iid]
-                anns = coco.anns_by_image.get(iid, [])
-                rle = measure_persons(anns, img["height"], img["width"], person_id).union_rle
+                persons = coco.persons_by_image.get(iid, [])
+                rle = measure_persons(persons, img["height"], img["width"], person_id).union_rle
                 mask = mask_utils.decode(rle).astype(np.uint8) * 255
                 write_png(tmp / "masks" / f"{iid}.png", mask)
     return CurateResult(manifest=manifest, funnel=funnel, unknown_review_ids=unknown_reviews)
