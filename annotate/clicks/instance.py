@@ -1,0 +1,500 @@
+"""One object and the exact distance conditions the click samplers need (the speed core).
+
+Coordinates: every click in this package is an ``[x, y]`` pair of integer pixel indices in
+the original image, ``x`` the column and ``y`` the row.
+
+Distances are Euclidean distances between pixel centres:
+
+- ``dt_in``: for an object pixel, the distance to the nearest non-object pixel, where pixels
+  outside the image count as non-object (so a click is also kept away from the image edge).
+  "At least ``d`` from the boundary" means ``dt_in >= d``.
+- ``dt_out``: for a non-object pixel, the distance to the nearest object pixel; 0 on the object.
+
+Every condition is answered exactly (tests compare with scipy's exact distance transform)
+but without full distance transforms, which would dominate the cost: thresholds are
+erosions/dilations with digital disks on the object's bounding box, large outer distances
+are k-d tree queries on the object's boundary pixels (see :class:`InstanceMaps`).
+
+Candidate sets (:class:`Candidates`) are a predicate over a rectangle: samplers first draw
+uniform pixels of the rectangle and keep those that satisfy it (rejection sampling, no
+enumeration), and enumerate the set exactly only when that does not find enough points.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree  # imported here, not lazily: forked workers inherit it
+
+Pred = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def edt_inside(mask: np.ndarray) -> np.ndarray:
+    """Distance of each nonzero pixel to the nearest zero pixel, the outside of the array being zero."""
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+
+
+def edt_outside(mask: np.ndarray) -> np.ndarray:
+    """Distance of each zero pixel to the nearest nonzero pixel (huge when there is none)."""
+    inv = (mask == 0).astype(np.uint8)
+    return cv2.distanceTransform(inv, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+class Candidates:
+    """The pixels ``(x, y)`` of the rectangle ``[x0, x1) x [y0, y1)`` where ``pred(x, y)`` holds.
+
+    ``region_map()`` returns the predicate as a boolean array over the whole rectangle (used to
+    enumerate the set exactly); :meth:`xy` enumerates and caches.
+    """
+
+    def __init__(self, x0: int, y0: int, x1: int, y1: int, pred: Pred, region_map: Callable[[], np.ndarray]):
+        self.x0, self.y0 = int(x0), int(y0)
+        self.x1, self.y1 = max(int(x1), int(x0)), max(int(y1), int(y0))
+        self.pred = pred
+        self._region_map = region_map
+        self._xy: np.ndarray | None = None
+
+    @staticmethod
+    def empty() -> "Candidates":
+        return Candidates(0, 0, 0, 0, lambda x, y: np.zeros(np.shape(x), bool), lambda: np.zeros((0, 0), bool))
+
+    @staticmethod
+    def from_mask(mask: np.ndarray, x0: int = 0, y0: int = 0) -> "Candidates":
+        """The nonzero pixels of ``mask``, placed at image offset (x0, y0)."""
+        m = np.asarray(mask) != 0
+        h, w = m.shape
+        return Candidates(x0, y0, x0 + w, y0 + h, lambda x, y: m[y - y0, x - x0], lambda: m)
+
+    @property
+    def region_empty(self) -> bool:
+        return self.x1 <= self.x0 or self.y1 <= self.y0
+
+    def xy(self) -> np.ndarray:
+        """All candidates as an (N, 2) int64 array of image ``[x, y]``, in row-major order."""
+        if self._xy is None:
+            if self.region_empty:
+                self._xy = np.zeros((0, 2), np.int64)
+            else:
+                m = np.ascontiguousarray(self._region_map(), dtype=bool).view(np.uint8)
+                nz = cv2.findNonZero(m) if m.size else None  # row-major order, faster than np.nonzero
+                if nz is None:
+                    self._xy = np.zeros((0, 2), np.int64)
+                else:
+                    self._xy = nz.reshape(-1, 2).astype(np.int64) + np.array([self.x0, self.y0], np.int64)
+        return self._xy
+
+    def xy_float(self) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' x and y as float64 arrays (cached; for vectorised distances)."""
+        if getattr(self, "_xyf", None) is None:
+            xy = self.xy()
+            self._xyf = (xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64))
+        return self._xyf
+
+    def __len__(self) -> int:
+        return int(self.xy().shape[0])
+
+
+class ArrayLayer:
+    """Other objects given as one H x W array (nonzero = some other object)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.array[y, x] != 0
+
+    def full(self) -> np.ndarray:
+        return np.asarray(self.array) != 0
+
+    def any(self) -> bool:
+        return bool(np.any(self.array))
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The smallest rectangle ``(x0, y0, x1, y1)`` holding every nonzero pixel."""
+        x, y, w, h = cv2.boundingRect((np.asarray(self.array) != 0).astype(np.uint8))
+        return x, y, x + w, y + h
+
+
+class PiecesLayer:
+    """Other objects given as cropped masks ``(x0, y0, mask)`` of an H x W image (what the stage decodes)."""
+
+    def __init__(self, height: int, width: int, pieces: list[tuple[int, int, np.ndarray]]) -> None:
+        self.height, self.width = height, width
+        self.pieces = [(int(x0), int(y0), m) for x0, y0, m in pieces if m.size]
+
+    def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.shape(x), bool)
+        for x0, y0, m in self.pieces:
+            h, w = m.shape
+            inside = (x >= x0) & (x < x0 + w) & (y >= y0) & (y < y0 + h)
+            if inside.any():
+                out[inside] |= m[y[inside] - y0, x[inside] - x0] != 0
+        return out
+
+    def full(self) -> np.ndarray:
+        out = np.zeros((self.height, self.width), bool)
+        for x0, y0, m in self.pieces:
+            h, w = m.shape
+            out[y0 : y0 + h, x0 : x0 + w] |= m != 0
+        return out
+
+    def any(self) -> bool:
+        return any(bool(m.any()) for _, _, m in self.pieces)
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The smallest rectangle ``(x0, y0, x1, y1)`` holding every piece."""
+        if not self.pieces:
+            return 0, 0, 0, 0
+        return (
+            min(x0 for x0, _, _ in self.pieces),
+            min(y0 for _, y0, _ in self.pieces),
+            max(x0 + m.shape[1] for x0, _, m in self.pieces),
+            max(y0 + m.shape[0] for _, y0, m in self.pieces),
+        )
+
+
+Layer = ArrayLayer | PiecesLayer
+
+
+def disk_kernel(r: float, strict: bool) -> np.ndarray:
+    """Structuring element of the offsets ``o`` with ``|o| < r`` (strict) or ``|o| <= r``."""
+    return _disk_kernel(float(r), bool(strict))
+
+
+@lru_cache(maxsize=128)
+def _disk_kernel(r: float, strict: bool) -> np.ndarray:
+    rr = max(int(np.floor(r)), 0)
+    y, x = np.mgrid[-rr : rr + 1, -rr : rr + 1]
+    d2 = (x * x + y * y).astype(np.float64)
+    k = (d2 < r * r) if strict else (d2 <= r * r)
+    k[rr, rr] = True  # the pixel itself (|o| = 0 < r for any r > 0; callers handle r <= 0)
+    return k.astype(np.uint8)
+
+
+class InstanceMaps:
+    """One object, the other objects of its image (optional), and exact distance tests around it.
+
+    The object is kept as its bounding-box crop. Distance conditions are answered exactly
+    without full distance transforms, which dominate the cost otherwise:
+
+    - ``dt_in >= d`` is an erosion with the open disk of radius ``d``, ``dt_in > d`` with the
+      closed one (pixels outside the image count as non-object: zero border);
+    - ``dt_out < d`` / ``dt_out <= d`` are dilations with the open / closed disk, on the box
+      grown by ``d``;
+    - large outer distances (strategy 1's ``D``) are answered per sampled point by a k-d tree of
+      the object's border pixels (the nearest object pixel to an outside pixel always has a
+      non-object 4-neighbour, so it lies on a border that ``cv2.findContours`` traces), and by
+      an exact distance transform when a set has to be enumerated.
+
+    Build with :meth:`build`; maps and candidate sets are cached per instance.
+    """
+
+    SMALL = 16.0  # rings up to this outer radius are enumerated by dilation
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        area: int,
+        bbox: tuple[int, int, int, int] = (0, 0, 0, 0),
+        obj: np.ndarray | None = None,
+        reach: float = 0.0,
+        others: Layer | None = None,
+    ) -> None:
+        self.height, self.width, self.area = int(height), int(width), int(area)
+        self.bx0, self.by0, self.bx1, self.by1 = bbox  # object bounding box (image coords, end exclusive)
+        self.obj = obj if obj is not None else np.zeros((0, 0), np.uint8)  # bbox crop, uint8 0/1
+        self.obj_bool = self.obj.view(bool)
+        self.reach = float(reach)
+        r = int(np.ceil(reach)) + 1
+        # crop rectangle: the box grown by reach + 1, where dt_out (lazily) is exact
+        self.x0, self.y0 = max(0, self.bx0 - r), max(0, self.by0 - r)
+        self.x1, self.y1 = min(self.width, self.bx1 + r), min(self.height, self.by1 + r)
+        if self.area == 0:
+            self.x0 = self.y0 = self.x1 = self.y1 = 0
+        self.others = others
+        self._has_others: bool | None = None
+        self._cache: dict[Any, Any] = {}
+
+    @staticmethod
+    def build(
+        mask: np.ndarray,
+        reach: float,
+        others: np.ndarray | Layer | None = None,
+    ) -> "InstanceMaps":
+        """Maps of the object ``mask`` (H x W, nonzero = object); ``reach`` sizes the crop of
+        :attr:`dt_out` (exact up to ``reach`` outside the object).
+
+        ``others``: H x W array, nonzero on the other objects of the image (strategy 2 and the
+        multi-point "other" source), or a layer (:class:`PiecesLayer`).
+        """
+        if mask.ndim != 2:
+            raise ValueError(f"mask must be 2-D (got shape {mask.shape})")
+        height, width = mask.shape
+        if isinstance(others, np.ndarray):
+            if others.shape != mask.shape:
+                raise ValueError(f"others has shape {others.shape}, mask {mask.shape}")
+            others = ArrayLayer(others)
+        return InstanceMaps.from_crop(height, width, 0, 0, mask, reach, others)
+
+    @staticmethod
+    def from_crop(
+        height: int,
+        width: int,
+        x0: int,
+        y0: int,
+        crop: np.ndarray,
+        reach: float,
+        others: Layer | None = None,
+    ) -> "InstanceMaps":
+        """Like :meth:`build` for an object given as ``crop`` placed at (x0, y0) of an H x W image
+        (the crop must hold the whole object)."""
+        c8 = np.ascontiguousarray(crop != 0).view(np.uint8)
+        if c8.size == 0:
+            return InstanceMaps(height, width, 0, reach=reach, others=others)
+        bx, by, bw, bh = cv2.boundingRect(c8)
+        if bw <= 0 or bh <= 0:
+            return InstanceMaps(height, width, 0, reach=reach, others=others)
+        obj = np.ascontiguousarray(c8[by : by + bh, bx : bx + bw])
+        bx, by = bx + int(x0), by + int(y0)
+        return InstanceMaps(
+            height, width, int(cv2.countNonZero(obj)), (bx, by, bx + bw, by + bh), obj, reach, others
+        )
+
+    # -- morphology maps (cached) -------------------------------------------------------------
+    def eroded(self, r: float, strict: bool) -> np.ndarray:
+        """Bbox-sized bool map of ``dt_in >= r`` (``strict``: ``dt_in > r``)."""
+        key = ("ero", float(r), bool(strict))
+        m = self._cache.get(key)
+        if m is None:
+            # strict: open disk, dt_in >= r; else closed disk, dt_in > r. Every object pixel has dt_in >= 1.
+            if (strict and r <= 1) or (not strict and r < 1):
+                m = self.obj_bool
+            else:  # 0/1 uint8 in, 0/1 out: view as bool without another pass
+                m = cv2.erode(self.obj, disk_kernel(r, strict), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+            self._cache[key] = m
+        return m
+
+    def dilated(self, r: float, strict: bool) -> tuple[int, int, np.ndarray]:
+        """``(x0, y0, map)``: bool map of ``dt_out < r`` (``strict``) or ``dt_out <= r``, i.e. on
+        or near the object, over the box grown by ``r`` (clipped to the image)."""
+        key = ("dil", float(r), bool(strict))
+        v = self._cache.get(key)
+        if v is None:
+            g = max(int(np.ceil(r)), 0)
+            rx0, ry0 = max(0, self.bx0 - g), max(0, self.by0 - g)
+            rx1, ry1 = min(self.width, self.bx1 + g), min(self.height, self.by1 + g)
+            arr = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
+            arr[self.by0 - ry0 : self.by1 - ry0, self.bx0 - rx0 : self.bx1 - rx0] = self.obj
+            if strict and r <= 0:
+                m = np.zeros(arr.shape, bool)  # nothing is nearer than 0
+            elif r <= 0 or (strict and r <= 1):
+                m = arr.view(bool)  # only the object itself
+            else:
+                m = cv2.dilate(arr, disk_kernel(r, strict), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+            v = (rx0, ry0, m)
+            self._cache[key] = v
+        return v
+
+    def _lookup(self, x0: int, y0: int, m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        h, w = m.shape
+        out = np.zeros(np.shape(x), bool)
+        inside = (x >= x0) & (x < x0 + w) & (y >= y0) & (y < y0 + h)
+        if inside.any():
+            out[inside] = m[y[inside] - y0, x[inside] - x0]
+        return out
+
+    def target(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Is image pixel (x, y) on the object?"""
+        return self._lookup(self.bx0, self.by0, self.obj_bool, np.asarray(x), np.asarray(y))
+
+    def near(self, x: np.ndarray, y: np.ndarray, dist: float, strict: bool = False) -> np.ndarray:
+        """Are image pixels (x, y) on the object or within ``dist`` of it (``strict``: closer than)?"""
+        x, y = np.asarray(x), np.asarray(y)
+        if self.area == 0:
+            return np.zeros(x.shape, bool)
+        return self._lookup(*self.dilated(dist, strict), x, y)
+
+    def _tree(self):
+        t = self._cache.get("tree")
+        if t is None:
+            # Every object pixel with a non-object 4-neighbour lies on a traced border (outer or
+            # hole; the array edge counts as non-object), so the borders hold the nearest object
+            # pixel of any outside point.
+            contours, _ = cv2.findContours(self.obj, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+            pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float64)
+            pts[:, 0] += self.bx0
+            pts[:, 1] += self.by0
+            t = cKDTree(pts, balanced_tree=False, compact_nodes=False)
+            self._cache["tree"] = t
+        return t
+
+    def dist_out(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Exact distance of image pixels (x, y) to the nearest object pixel."""
+        x, y = np.asarray(x), np.asarray(y)
+        if self.area == 0:
+            return np.full(x.shape, np.inf)
+        d, _ = self._tree().query(np.stack([x, y], axis=-1).astype(np.float64), k=1)
+        return d
+
+    # -- exact distance maps (lazy; for enumerations and tests) -------------------------------
+    @property
+    def dt_in(self) -> np.ndarray:
+        """Bbox-sized float32 ``dt_in`` (0 off the object)."""
+        if "dt_in" not in self._cache:
+            self._cache["dt_in"] = edt_inside(self.obj) if self.area else np.zeros((0, 0), np.float32)
+        return self._cache["dt_in"]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The object on the crop rectangle ``[x0, x1) x [y0, y1)`` (uint8 0/1)."""
+        if "mask" not in self._cache:
+            m = np.zeros((self.y1 - self.y0, self.x1 - self.x0), np.uint8)
+            if self.area:
+                m[self.by0 - self.y0 : self.by1 - self.y0, self.bx0 - self.x0 : self.bx1 - self.x0] = self.obj
+            self._cache["mask"] = m
+        return self._cache["mask"]
+
+    @property
+    def dt_out(self) -> np.ndarray:
+        """Crop-sized float32 ``dt_out`` (0 on the object), exact on the whole crop."""
+        if "dt_out" not in self._cache:
+            self._cache["dt_out"] = edt_outside(self.mask) if self.area else np.zeros((0, 0), np.float32)
+        return self._cache["dt_out"]
+
+    @property
+    def max_depth(self) -> float:
+        """Largest ``dt_in`` (0 for an empty object)."""
+        if "max_depth" not in self._cache:
+            self._cache["max_depth"] = float(self.dt_in.max()) if self.area else 0.0
+        return self._cache["max_depth"]
+
+    def has_others(self) -> bool:
+        """Whether the image has any other object."""
+        if self.others is None:
+            return False
+        if self._has_others is None:
+            self._has_others = self.others.any()
+        return self._has_others
+
+    # -- candidate sets ----------------------------------------------------------------------
+    def _cached(self, key: Any, make: Callable[[], Candidates]) -> Candidates:
+        c = self._cache.get(key)
+        if c is None:
+            c = Candidates.empty() if self.area == 0 else make()
+            self._cache[key] = c
+        return c
+
+    def _bbox_cands(self, m_fn: Callable[[], np.ndarray]) -> Candidates:
+        bx0, by0 = self.bx0, self.by0
+        return Candidates(
+            bx0, by0, self.bx1, self.by1, lambda x, y: m_fn()[y - by0, x - bx0], m_fn
+        )
+
+    def inside(self, min_depth: float) -> Candidates:
+        """Object pixels at distance >= ``min_depth`` from the boundary (all object pixels for <= 1)."""
+        d = float(min_depth)
+        return self._cached(("in", d), lambda: self._bbox_cands(lambda: self.eroded(d, True)))
+
+    def inside_strict(self, depth: float) -> Candidates:
+        """Object pixels deeper than ``depth`` (``dt_in > depth``)."""
+        d = max(float(depth), 0.0)
+        return self._cached(("in>", d), lambda: self._bbox_cands(lambda: self.eroded(d, False)))
+
+    def any_inside_strict(self, depth: float) -> bool:
+        """Is any object pixel deeper than ``depth``?"""
+        key = ("any>", float(depth))
+        if key not in self._cache:
+            self._cache[key] = bool(self.eroded(max(float(depth), 0.0), False).any()) if self.area else False
+        return self._cache[key]
+
+    def ring(self, lo: float, hi: float) -> Candidates:
+        """Non-object pixels with ``lo <= dt_out <= hi`` (``lo > 0``)."""
+        lo = max(float(lo), 1e-6)
+        hi = float(hi)
+
+        def make() -> Candidates:
+            g = int(np.ceil(hi))
+            rx0, ry0 = max(0, self.bx0 - g), max(0, self.by0 - g)
+            rx1, ry1 = min(self.width, self.bx1 + g), min(self.height, self.by1 + g)
+            if hi < lo:
+                return Candidates(rx0, ry0, rx0, ry0, lambda x, y: np.zeros(np.shape(x), bool), lambda: np.zeros((0, 0), bool))
+            if hi <= self.SMALL:
+
+                def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                    return self.near(x, y, hi) & ~self.near(x, y, lo, strict=True)
+
+                def region_map() -> np.ndarray:
+                    ox, oy, outer = self.dilated(hi, False)
+                    ix, iy, inner = self.dilated(lo, True)
+                    m = outer.copy()
+                    m[iy - oy : iy - oy + inner.shape[0], ix - ox : ix - ox + inner.shape[1]] &= ~inner
+                    return m
+
+            else:
+
+                def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                    ok = ~self.near(x, y, lo, strict=True)
+                    if ok.any():
+                        ok[ok] = self.dist_out(x[ok], y[ok]) <= hi
+                    return ok
+
+                def region_map() -> np.ndarray:
+                    # exact distance transform on the region (only when rejection sampling fell short)
+                    arr = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
+                    arr[self.by0 - ry0 : self.by1 - ry0, self.bx0 - rx0 : self.bx1 - rx0] = self.obj
+                    dt = edt_outside(arr)
+                    return (dt >= lo) & (dt <= hi) & (arr == 0)
+
+            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+
+        return self._cached(("ring", lo, hi), make)
+
+    def outside_beyond(self, dist: float) -> Candidates:
+        """Pixels of the whole image farther than ``dist`` from the object."""
+        d = float(dist)
+
+        def make() -> Candidates:
+            def region_map() -> np.ndarray:
+                m = np.ones((self.height, self.width), bool)
+                ox, oy, near = self.dilated(d, False)
+                m[oy : oy + near.shape[0], ox : ox + near.shape[1]] &= ~near
+                return m
+
+            return Candidates(0, 0, self.width, self.height, lambda x, y: ~self.near(x, y, d), region_map)
+
+        return self._cached(("beyond", d), make)
+
+    def other_objects(self, margin: float) -> Candidates:
+        """Pixels of other objects that are off this object and at least ``margin`` from it."""
+        m = max(float(margin), 0.0)
+
+        def make() -> Candidates:
+            others = self.others
+            if others is None:
+                return Candidates.empty()
+
+            def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                out = others.at(x, y)
+                if out.any():
+                    out &= ~self.near(x, y, m, strict=True) if m > 0 else ~self.target(x, y)
+                return out
+
+            rx0, ry0, rx1, ry1 = others.bounds()
+
+            def region_map() -> np.ndarray:
+                full = others.full()
+                if m > 0:
+                    ox, oy, near = self.dilated(m, True)
+                else:
+                    ox, oy, near = self.bx0, self.by0, self.obj_bool
+                full[oy : oy + near.shape[0], ox : ox + near.shape[1]] &= ~near
+                return full[ry0:ry1, rx0:rx1]
+
+            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+
+        return self._cached(("other", m), make)

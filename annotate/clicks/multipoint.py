@@ -1,0 +1,85 @@
+"""A multi-point click sampler in the style of RITM (Sofiiuk et al. 2022, "Reviving Iterative
+Training with Mask Guidance for Interactive Segmentation").
+
+- Numbers of clicks: positives ``n in 1..M`` with ``P(n) ~ gamma**(n-1)``, negatives
+  ``n in 0..M`` with ``P(n) ~ gamma**n`` (a geometric distribution truncated at M).
+- Positives: distinct random pixels of the object eroded by ``pos_erode`` (``dt_in > pos_erode``);
+  the whole object when the eroded one is empty.
+- Negatives: the count is split over three sources with a multinomial draw: ``bg`` (anywhere in
+  the image farther than the border ring), ``other`` (other objects of the image, off this
+  object) and ``border`` (the ring just outside the object, width
+  ``ceil(border_scale * sqrt(area))``); the probabilities are renormalised over the sources
+  that exist. Negatives are distinct pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from annotate.clicks.instance import InstanceMaps
+from annotate.clicks.sampling import no_points, spaced_sample
+
+
+@lru_cache(maxsize=64)
+def _cdf(n_max: int, gamma: float, start: int) -> np.ndarray:
+    return np.cumsum(geometric_probs(n_max, gamma, start))
+
+
+def geometric_probs(n_max: int, gamma: float, start: int) -> np.ndarray:
+    """Probabilities of ``start..n_max`` proportional to ``gamma**(k - start)``."""
+    k = np.arange(start, n_max + 1, dtype=np.float64)
+    p = gamma ** (k - start)
+    return p / p.sum()
+
+
+def draw_geometric(rng: np.random.Generator, n_max: int, gamma: float, start: int) -> int:
+    cdf = _cdf(n_max, float(gamma), start)
+    return start + min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1)
+
+
+def border_width(area: int, scale: float) -> int:
+    """RITM's border ring width: ``ceil(scale * sqrt(area))``, at least 1."""
+    return max(1, int(math.ceil(scale * math.sqrt(max(area, 0)))))
+
+
+def multipoint_clicks(
+    maps: InstanceMaps,
+    rng: np.random.Generator,
+    max_points: int = 24,
+    gamma: float = 0.8,
+    pos_erode: float = 3,
+    border_scale: float = 0.025,
+    neg_probs: tuple[float, float, float] = (0.1, 0.4, 0.5),
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """One multi-point set: ``(positives, negatives, n_pos_requested, n_neg_requested)``.
+
+    ``maps`` needs ``others`` for the ``other`` source (without it the other sources share its
+    probability). Points are (m, 2) int arrays of image ``[x, y]`` (x = column, y = row); fewer
+    than requested only when a source runs out of pixels (counted as shortfall by the caller).
+    """
+    n_pos = draw_geometric(rng, max_points, gamma, 1)
+    n_neg = draw_geometric(rng, max_points, gamma, 0)
+    if maps.area == 0:
+        return no_points(), no_points(), n_pos, n_neg
+
+    pos_cand = maps.inside_strict(pos_erode)
+    if not maps.any_inside_strict(pos_erode):  # nothing survives the erosion: use the whole object
+        pos_cand = maps.inside(0)
+    positives = spaced_sample(pos_cand, n_pos, 0, rng)
+
+    ring = border_width(maps.area, border_scale)
+    has = np.array([maps.area < maps.height * maps.width, maps.has_others(), True], bool)
+    p = np.asarray(neg_probs, np.float64) * has
+    if n_neg == 0 or p.sum() <= 0:
+        return positives, no_points(), n_pos, n_neg
+    counts = rng.multinomial(n_neg, p / p.sum())
+    sources = (maps.outside_beyond(ring), maps.other_objects(0), maps.ring(1e-6, ring))
+    negatives = no_points()
+    for i in range(3):
+        if counts[i]:
+            more = spaced_sample(sources[i], int(counts[i]), 0, rng, avoid=negatives)
+            negatives = np.concatenate([negatives, more])
+    return positives, negatives, n_pos, n_neg

@@ -1,0 +1,58 @@
+"""The three negative-click strategies of Xu et al. 2016, "Deep Interactive Object Selection".
+
+1. ``xu_negatives_background``: random background points at distance ``d_margin`` .. ``D`` from
+   the object, pairwise at least ``d_step`` apart.
+2. ``xu_negatives_other_objects``: random points on the other objects of the image, at least
+   ``d_margin`` from the object, pairwise at least ``d_step`` apart.
+3. ``xu_negatives_boundary``: points spread along the outside of the boundary (outside pixels
+   at distance ``d_margin`` .. ``d_margin + band``), chosen by greedy farthest-point cover.
+
+All return an (m, 2) int array of image ``[x, y]`` (x = column, y = row); fewer than requested
+(possibly none) only when no valid point is left.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotate.clicks.instance import InstanceMaps
+from annotate.clicks.positive import as_maps
+from annotate.clicks.sampling import farthest_point_cover, spaced_sample
+
+
+def xu_negatives_background(
+    mask_or_maps: np.ndarray | InstanceMaps,
+    n: int,
+    d_margin: float,
+    d_step: float,
+    d_max: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Strategy 1. With a plain mask, the crop is built here (reach ``d_max``)."""
+    maps = as_maps(mask_or_maps, reach=d_max)
+    return spaced_sample(maps.ring(max(d_margin, 1e-6), d_max), n, d_step, rng)
+
+
+def xu_negatives_other_objects(
+    mask_or_maps: np.ndarray | InstanceMaps,
+    n: int,
+    d_margin: float,
+    d_step: float,
+    rng: np.random.Generator,
+    others: np.ndarray | None = None,
+) -> np.ndarray:
+    """Strategy 2: ``others`` is the H x W mask of the image's other objects (or set on the maps)."""
+    maps = as_maps(mask_or_maps, reach=d_margin, others=others)
+    return spaced_sample(maps.other_objects(d_margin), n, d_step, rng)
+
+
+def xu_negatives_boundary(
+    mask_or_maps: np.ndarray | InstanceMaps,
+    n: int,
+    d_margin: float,
+    band: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Strategy 3: greedy farthest-point cover of the outer boundary band."""
+    maps = as_maps(mask_or_maps, reach=d_margin + band)
+    return farthest_point_cover(maps.ring(max(d_margin, 1e-6), d_margin + band), n, rng)

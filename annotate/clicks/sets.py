@@ -1,0 +1,107 @@
+"""Click sets per strategy: the names, their generators and the per-instance seeding.
+
+Strategies (``clicks.strategies`` in params.yaml):
+
+- ``xu_pos_neg1``: Xu positives + strategy-1 negatives (random background within D).
+- ``xu_pos_neg2``: Xu positives + strategy-2 negatives (on other objects of the image).
+- ``xu_pos_neg3``: Xu positives + strategy-3 negatives (farthest-point cover of the outer boundary).
+- ``multipoint``: the RITM-style multi-point sampler (:mod:`annotate.clicks.multipoint`).
+
+Each set is drawn from ``np.random.default_rng([seed, CLICKS_SALT, code, annotation_id, set_index])``
+with ``code`` the strategy's fixed number below, so a set never depends on which other sets,
+instances or workers exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotate.clicks.instance import InstanceMaps, Layer
+from annotate.clicks.multipoint import border_width, multipoint_clicks
+from annotate.clicks.negative import xu_negatives_background, xu_negatives_boundary, xu_negatives_other_objects
+from annotate.clicks.positive import xu_positives
+from annotate.clicks.sampling import draw_count, instance_rng
+from portraitkit.params import ClicksParams
+
+# Fixed numbers: part of the seed, never renumber.
+STRATEGY_CODES: dict[str, int] = {"xu_pos_neg1": 1, "xu_pos_neg2": 2, "xu_pos_neg3": 3, "multipoint": 4}
+
+
+@dataclass
+class ClickSet:
+    """Positive and negative clicks as (m, 2) int arrays of image ``[x, y]`` (x = column, y = row)."""
+
+    positives: np.ndarray
+    negatives: np.ndarray
+    n_pos_requested: int
+    n_neg_requested: int
+
+    @property
+    def shortfall(self) -> int:
+        """Clicks requested but not produced (no valid point left: tiny object, no other objects, ...)."""
+        return self.n_pos_requested + self.n_neg_requested - len(self.positives) - len(self.negatives)
+
+
+def reach(params: ClicksParams, area: int) -> float:
+    """How far outside the object these params look (sizes the lazily computed ``dt_out`` crop)."""
+    return max(params.d_max, params.d_margin + params.neg3_band, border_width(area, params.mp_border_scale), 1.0)
+
+
+def build_maps(mask: np.ndarray, params: ClicksParams, others: np.ndarray | Layer | None = None) -> InstanceMaps:
+    """The :class:`InstanceMaps` every strategy of ``params`` can use (see ``InstanceMaps.build``).
+
+    ``mask``: H x W, nonzero on the object; ``others``: H x W, nonzero on the image's other objects.
+    """
+    area = int(np.count_nonzero(mask))
+    return InstanceMaps.build(mask, reach(params, area), others)
+
+
+def build_maps_from_crop(
+    height: int, width: int, x0: int, y0: int, crop: np.ndarray, params: ClicksParams, others: Layer | None = None
+) -> InstanceMaps:
+    """:func:`build_maps` for an object given as a crop placed at (x0, y0) of an H x W image."""
+    area = int(np.count_nonzero(crop))
+    return InstanceMaps.from_crop(height, width, x0, y0, crop, reach(params, area), others)
+
+
+def simulate(maps: InstanceMaps, strategy: str, params: ClicksParams, rng: np.random.Generator) -> ClickSet:
+    """One click set of ``strategy`` for the object of ``maps`` (see :func:`build_maps`)."""
+    p = params
+    if strategy == "multipoint":
+        pos, neg, npr, nnr = multipoint_clicks(
+            maps,
+            rng,
+            max_points=p.mp_max_points,
+            gamma=p.mp_gamma,
+            pos_erode=p.mp_pos_erode,
+            border_scale=p.mp_border_scale,
+            neg_probs=(p.mp_neg_probs.bg, p.mp_neg_probs.other, p.mp_neg_probs.border),
+        )
+        return ClickSet(pos, neg, npr, nnr)
+    if strategy not in STRATEGY_CODES:
+        raise ValueError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGY_CODES)})")
+    n_pos = draw_count(rng, p.n_pos)
+    rng_range = {"xu_pos_neg1": p.n_neg1, "xu_pos_neg2": p.n_neg2, "xu_pos_neg3": p.n_neg3}[strategy]
+    n_neg = draw_count(rng, rng_range)
+    pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, rng)
+    if strategy == "xu_pos_neg1":
+        neg = xu_negatives_background(maps, n_neg, p.d_margin, p.d_step, p.d_max, rng)
+    elif strategy == "xu_pos_neg2":
+        neg = xu_negatives_other_objects(maps, n_neg, p.d_margin, p.d_step, rng)
+    else:
+        neg = xu_negatives_boundary(maps, n_neg, p.d_margin, p.neg3_band, rng)
+    return ClickSet(pos, neg, n_pos, n_neg)
+
+
+def instance_sets(
+    maps: InstanceMaps, annotation_id: int, params: ClicksParams, seed: int
+) -> list[tuple[str, int, ClickSet]]:
+    """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``."""
+    out = []
+    for strategy in params.strategies:
+        code = STRATEGY_CODES[strategy]
+        for k in range(params.sets_per_strategy):
+            out.append((strategy, k, simulate(maps, strategy, params, instance_rng(seed, code, annotation_id, k))))
+    return out

@@ -1,0 +1,283 @@
+"""The ``clicks`` stage: K click sets per strategy for every person instance of the curated images.
+
+Reads ``train.json``, ``val.json`` and ``test.json`` of the curated directory (the split of an
+image is the file it is in) and writes, atomically:
+
+- ``clicks.parquet``: one row per (instance, strategy, set): ``annotation_id, image_id, split,
+  strategy, set_index, positives, negatives, n_pos_requested, n_neg_requested, shortfall,
+  n_other_objects``;
+  ``positives``/``negatives`` are lists of ``[x, y]`` pixel coordinates of the original image
+  (x = column, y = row); ``shortfall`` = clicks requested - clicks produced (no valid point
+  left: tiny or thin object, no other object in the image for strategy 2, ...);
+  ``n_other_objects`` = annotations of the image other than this person.
+- ``summary.json``: counts per split and strategy, and how many instances had too few valid points.
+
+Masks come from the annotations (``curate.masks``); images are not read. Every set has its own
+generator seeded by (seed, strategy, annotation id, set index), so the output is the same for
+any ``workers``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from annotate.clicks.decode import decode_cropped
+from annotate.clicks.instance import PiecesLayer
+from annotate.clicks.sets import build_maps_from_crop, instance_sets
+from portraitkit.errors import UserError
+from portraitkit.io import atomic_dir, read_json, read_parquet, write_json
+from portraitkit.params import ClicksParams
+
+SPLITS = ("train", "val", "test")
+COLUMNS = [
+    "annotation_id", "image_id", "split", "strategy", "set_index", "positives", "negatives",
+    "n_pos_requested", "n_neg_requested", "shortfall", "n_other_objects",
+]
+
+# One unit of work: (split, image record, all annotations of the image).
+Task = tuple[str, dict[str, Any], list[dict[str, Any]]]
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise UserError(f"{where}: expected a non-negative integer (got {value!r})")
+    return int(value)
+
+
+def load_tasks(curated: Path, person_category_id: int) -> list[Task]:
+    """Images holding at least one non-crowd person, with their annotations, in split then id order."""
+    curated = Path(curated)
+    if not curated.is_dir():
+        raise UserError(f"{curated}: curated directory not found (did the curate stage run?)")
+    tasks: list[Task] = []
+    seen: dict[int, str] = {}
+    for split in SPLITS:
+        path = curated / f"{split}.json"
+        data = read_json(path)
+        if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
+            data.get("annotations"), list
+        ):
+            raise UserError(f"{path}: not a COCO file (needs 'images' and 'annotations' lists)")
+        images: dict[int, dict[str, Any]] = {}
+        for img in data["images"]:
+            iid = _int(img.get("id"), f"{path}: image {img.get('id')!r}: id")
+            for key in ("width", "height"):
+                if _int(img.get(key), f"{path}: image {iid}: {key}") == 0:
+                    raise UserError(f"{path}: image {iid}: {key}: must be > 0")
+            if iid in seen:
+                raise UserError(f"{path}: image {iid}: also in {seen[iid]}.json (an image belongs to one split)")
+            seen[iid] = split
+            images[iid] = img
+        by_image: dict[int, list[dict[str, Any]]] = {}
+        for ann in data["annotations"]:
+            aid = _int(ann.get("id"), f"{path}: annotation {ann.get('id')!r}: id")
+            iid = ann.get("image_id")
+            if iid not in images:
+                raise UserError(f"{path}: annotation {aid}: image_id: {iid!r} is not an image of this file")
+            if "segmentation" not in ann:
+                raise UserError(f"{path}: annotation {aid}: segmentation: missing")
+            by_image.setdefault(iid, []).append(ann)
+        for iid in sorted(images):
+            anns = sorted(by_image.get(iid, []), key=lambda a: a["id"])
+            if any(a.get("category_id") == person_category_id and not a.get("iscrowd", 0) for a in anns):
+                tasks.append((split, images[iid], anns))
+    return tasks
+
+
+def _decode(ann: dict[str, Any], h: int, w: int, where: str) -> tuple[int, int, np.ndarray]:
+    try:
+        return decode_cropped(ann, h, w)
+    except Exception as exc:  # pycocotools and malformed input raise assorted types
+        raise UserError(f"{where}: annotation {ann.get('id')}: segmentation: cannot decode ({exc})") from None
+
+
+def image_rows(task: Task, params: ClicksParams, seed: int, person_category_id: int) -> list[tuple]:
+    """All rows of one image (persons in annotation-id order)."""
+    split, img, anns = task
+    h, w = int(img["height"]), int(img["width"])
+    where = f"{split}.json: image {img['id']}"
+    pieces = [_decode(a, h, w, where) for a in anns]
+    rows = []
+    for i, ann in enumerate(anns):
+        if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
+            continue
+        others = PiecesLayer(h, w, pieces[:i] + pieces[i + 1 :])
+        x0, y0, crop = pieces[i]
+        maps = build_maps_from_crop(h, w, x0, y0, crop, params, others)
+        for strategy, k, cs in instance_sets(maps, int(ann["id"]), params, seed):
+            rows.append(
+                (int(ann["id"]), int(img["id"]), split, strategy, k, cs.positives.tolist(), cs.negatives.tolist(),
+                 cs.n_pos_requested, cs.n_neg_requested, cs.shortfall, len(anns) - 1)
+            )
+    return rows
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
+
+
+def _worker(args: tuple[list[Task], dict, int, int]) -> list[tuple]:
+    tasks, params_dict, seed, person_id = args
+    params = ClicksParams.model_validate(params_dict)
+    out: list[tuple] = []
+    for t in tasks:
+        out.extend(image_rows(t, params, seed, person_id))
+    return out
+
+
+def chunk_size(n_tasks: int, workers: int) -> int:
+    """Images per unit of work: small enough to keep every worker busy, at most 16."""
+    return max(1, min(16, -(-n_tasks // max(1, workers * 4))))
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool for :func:`generate_rows`.
+
+    Workers are spawned, not forked: a fork after OpenCV has started its thread pool (any cv2
+    call in the parent, e.g. an earlier test or the demo generator) can deadlock the child.
+    """
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+    )
+
+
+def generate_rows(
+    tasks: list[Task],
+    params: ClicksParams,
+    seed: int,
+    person_category_id: int,
+    workers: int = 1,
+    pool: ProcessPoolExecutor | None = None,
+) -> Iterator[list[tuple]]:
+    """Rows per chunk of images, in task order whatever ``workers`` is (``pool``: reuse a
+    :func:`make_pool` pool instead of starting one)."""
+    size = chunk_size(len(tasks), workers)
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    if workers <= 1 or len(chunks) <= 1:
+        for c in chunks:
+            yield [r for t in c for r in image_rows(t, params, seed, person_category_id)]
+        return
+    pd_ = params.model_dump()
+    jobs = [(c, pd_, seed, person_category_id) for c in chunks]
+    if pool is not None:
+        yield from pool.map(_worker, jobs)
+        return
+    with make_pool(workers) as own:
+        yield from own.map(_worker, jobs)
+
+
+def rows_to_frame(rows: list[tuple], strategies: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    order = {s: i for i, s in enumerate(strategies)}
+    df = df.sort_values(
+        ["image_id", "annotation_id", "strategy", "set_index"],
+        key=lambda col: col.map(order) if col.name == "strategy" else col,
+        kind="stable",
+    ).reset_index(drop=True)
+    for c in ("annotation_id", "image_id"):
+        df[c] = df[c].astype("int64")
+    for c in ("set_index", "n_pos_requested", "n_neg_requested", "shortfall", "n_other_objects"):
+        df[c] = df[c].astype("int32")
+    return df
+
+
+def write_clicks_parquet(path: Path, df: pd.DataFrame) -> None:
+    """Parquet with an explicit schema (click lists stay list<list<int32>> even when all empty)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from portraitkit.io import atomic_path
+
+    xy = pa.list_(pa.list_(pa.int32()))
+    schema = pa.schema(
+        [
+            ("annotation_id", pa.int64()), ("image_id", pa.int64()), ("split", pa.string()),
+            ("strategy", pa.string()), ("set_index", pa.int32()), ("positives", xy), ("negatives", xy),
+            ("n_pos_requested", pa.int32()), ("n_neg_requested", pa.int32()), ("shortfall", pa.int32()),
+            ("n_other_objects", pa.int32()),
+        ]
+    )
+    table = pa.Table.from_pandas(df[COLUMNS].reset_index(drop=True), schema=schema, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def summarize(df: pd.DataFrame, n_images: int, params: ClicksParams, seed: int) -> dict[str, Any]:
+    n_pos = df["positives"].map(len)
+    n_neg = df["negatives"].map(len)
+    pos_short = df["n_pos_requested"] - n_pos
+    per_strategy = {}
+    for s in params.strategies:
+        sel = df["strategy"] == s
+        sub = df[sel]
+        per_strategy[s] = {
+            "sets": int(sel.sum()),
+            "positives": int(n_pos[sel].sum()),
+            "negatives": int(n_neg[sel].sum()),
+            "clicks_short": int(sub["shortfall"].sum()),
+            "sets_with_shortfall": int((sub["shortfall"] > 0).sum()),
+            "instances_with_shortfall": int(sub.loc[sub["shortfall"] > 0, "annotation_id"].nunique()),
+            "instances_short_of_positives": int(sub.loc[pos_short[sel] > 0, "annotation_id"].nunique()),
+            "sets_without_positives": int((n_pos[sel] == 0).sum()),
+        }
+    split_counts = {
+        sp: int(df.loc[df["split"] == sp, "annotation_id"].nunique()) for sp in SPLITS
+    }
+    return {
+        "images": int(n_images),
+        "instances": int(df["annotation_id"].nunique()),
+        "instances_per_split": split_counts,
+        "sets": int(len(df)),
+        "instances_with_too_few_valid_points": int(df.loc[df["shortfall"] > 0, "annotation_id"].nunique()),
+        "instances_without_other_objects": int(df.loc[df["n_other_objects"] == 0, "annotation_id"].nunique()),
+        "strategies": per_strategy,
+        "seed": int(seed),
+        "params": params.model_dump(mode="json", exclude={"workers"}),  # outputs never depend on workers
+    }
+
+
+def read_clicks(path: str | Path) -> pd.DataFrame:
+    """Read ``clicks.parquet`` (a file or the stage's output directory) with ``positives`` and
+    ``negatives`` as (m, 2) int64 arrays of image ``[x, y]``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "clicks.parquet"
+    df = read_parquet(path)
+    for c in ("positives", "negatives"):
+        df[c] = [np.array([list(p) for p in v], np.int64).reshape(-1, 2) for v in df[c]]
+    return df
+
+
+def run_clicks(
+    curated: str | Path,
+    out: str | Path,
+    params: ClicksParams,
+    seed: int,
+    person_category_id: int = 1,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run the stage; returns the summary written to ``summary.json``."""
+    from portraitkit.cli_common import progress
+
+    tasks = load_tasks(Path(curated), person_category_id)
+    rows: list[tuple] = []
+    chunks = generate_rows(tasks, params, seed, person_category_id, params.workers)
+    size = chunk_size(len(tasks), params.workers)
+    n_chunks = -(-len(tasks) // size)
+    for part in progress(chunks, desc="clicks", total=n_chunks, unit="chunk") if show_progress else chunks:
+        rows.extend(part)
+    df = rows_to_frame(rows, params.strategies)
+    summary = summarize(df, len(tasks), params, seed)
+    with atomic_dir(out) as tmp:
+        write_clicks_parquet(tmp / "clicks.parquet", df)
+        write_json(tmp / "summary.json", summary)
+    return summary

@@ -1,0 +1,102 @@
+"""Click-set generation speed: person instances per second (target >= 500 on the 2-core machine).
+
+Masks are decoded from the annotations (images are not read); the time covers decoding,
+distance maps and all K sets of every strategy in params.yaml, as the stage does them.
+
+    .venv/bin/python bench/clicks_speed.py [--curated DIR] [--images 200] [--size 480x640] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from annotate.clicks.stage import generate_rows, load_tasks, make_pool
+from annotate.clicks.synthetic import make_curated
+from portraitkit.params import load_params, override
+
+
+def _cpu(pool=None) -> float:
+    """CPU seconds of this process and of the pool's worker processes (read from /proc)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    total = me.ru_utime + me.ru_stime
+    if pool is not None:
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in list(pool._processes):
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            except (OSError, IndexError, ValueError):
+                pass
+    return total
+
+
+def reference_ms() -> float:
+    """A fixed OpenCV workload (exact distance transform of a 600x400 ellipse), best of 5.
+
+    About 1.6 ms when the 2-core machine is idle; compare to judge how loaded it was.
+    """
+    import cv2
+    import numpy as np
+
+    m = np.zeros((600, 400), np.uint8)
+    cv2.ellipse(m, (200, 300), (150, 250), 0, 0, 360, 1, -1)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            cv2.distanceTransform(m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        best = min(best, (time.perf_counter() - t0) / 20 * 1e3)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--curated", type=Path, help="curated directory (default: synthetic data)")
+    ap.add_argument("--images", type=int, default=200, help="synthetic images to generate")
+    ap.add_argument("--size", default="480x640", help="synthetic image size HxW")
+    ap.add_argument("--workers", type=int, default=None, help="default: params.yaml clicks.workers")
+    ap.add_argument("--params", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    args = ap.parse_args()
+
+    params = load_params(args.params)
+    clicks = override(params.clicks, "clicks", workers=args.workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        curated = args.curated
+        if curated is None:
+            h, w = (int(v) for v in args.size.lower().split("x"))
+            curated = make_curated(Path(tmp) / "curated", args.images, seed=3, size=(h, w), images=False)
+        tasks = load_tasks(curated, params.curate.person_category_id)
+        pool = None
+        if clicks.workers > 1:  # start (spawn) the workers once, outside the timing
+            pool = make_pool(clicks.workers)
+            list(pool.map(abs, range(clicks.workers * 4)))
+        best = best_cpu = float("inf")
+        n_inst = n_sets = 0
+        for _ in range(args.repeat):
+            t0, c0 = time.perf_counter(), _cpu(pool)
+            parts = generate_rows(tasks, clicks, params.seed, params.curate.person_category_id, clicks.workers, pool)
+            rows = [r for part in parts for r in part]
+            best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, _cpu(pool) - c0)
+            n_sets = len(rows)
+            n_inst = len({r[0] for r in rows})
+        if pool is not None:
+            pool.shutdown()
+    print(f"images: {len(tasks)}  person instances: {n_inst}  click sets: {n_sets}  "
+          f"strategies: {','.join(clicks.strategies)}  K: {clicks.sets_per_strategy}  workers: {clicks.workers}")
+    print(f"wall: {best:.3f} s  ->  {n_inst / best:.0f} instances/s  ({n_sets / best:.0f} sets/s)")
+    print(f"cpu:  {best_cpu:.3f} s  ->  {n_inst / best_cpu:.0f} instances per CPU-second "
+          f"(x{min(clicks.workers, 2)} cores when the machine is idle)")
+    ref = reference_ms()
+    print(f"load average (1 min) during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+          f"reference workload {ref:.2f} ms (about 1.6 ms idle: machine ~{ref / 1.6:.1f}x slower than idle)")
+
+
+if __name__ == "__main__":
+    main()
