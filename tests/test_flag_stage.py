@@ -217,3 +217,13 @@ def test_cli(tmp_path):
                                    "--params", str(Path(__file__).parents[1] / "params.yaml")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["threshold"] == 0.4
+
+
+def test_part_lying_on_the_image_border_is_scored(tmp_path):
+    """A person part whose whole outline runs along the frame leaves no outline point to sample."""
+    _, _, polys = _scene(7)
+    strip = [0.0, 40.0, 2.0, 40.0, 2.0, 120.0, 0.0, 120.0]  # a sliver hugging the left border
+    row = _single(tmp_path, lambda p, img: cv2.imwrite(str(p.with_suffix(".png")), img) and p.with_suffix(".png").rename(p),
+                  segmentation=[polys["faithful"], strip])
+    assert "internal_error" not in row["reasons"]
+    assert np.isfinite(row["coarseness"])

@@ -235,6 +235,8 @@ def chord_signal(colour: np.ndarray, rings_px: list[np.ndarray], valid_fn, d: fl
             continue
         keep = valid_fn(pts)
         pts, normals, idx = pts[keep], normals[keep], idx[keep]
+        if len(pts) == 0:  # the whole ring lies on the image border
+            continue
         both = np.concatenate([pts + d * normals, pts - d * normals])
         c = _bilinear(colour, both[:, 0], both[:, 1]).reshape(2, len(pts), -1)
         per_point.append(np.linalg.norm(c[0] - c[1], axis=1))
