@@ -32,21 +32,13 @@ from reports.blocks import (
     Stats,
     Table,
 )
+from curate.rules import REASONS
 from reports.collect import SPLITS, ReportData, as_list, points, reason_list
 from reports.gallery import GalleryItem
 from reports.identity import Identity
 
-RULE_ORDER = (
-    "invalid",
-    "crowd",
-    "no_person",
-    "too_many_persons",
-    "coverage_low",
-    "coverage_high",
-    "body_part_only",
-    "held_object",
-    "rejected_in_review",
-)
+# The curate rules in the order they run: a dropped image carries the first that failed.
+RULE_ORDER = REASONS
 
 
 @dataclass
