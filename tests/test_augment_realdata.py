@@ -15,8 +15,9 @@ from augment.pipeline import Augmenter
 from augment.stage import run_augment
 from curate.masks import union_mask
 from portraitkit.params.augment import AugmentParams
+from tests.realdata import REALDATA
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "coco-val-single-person"
+REAL = REALDATA / "coco-val-single-person"
 
 pytestmark = [
     pytest.mark.realdata,

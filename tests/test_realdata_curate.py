@@ -11,7 +11,7 @@ from pycocotools.coco import COCO
 from curate.stage import run_curate
 from portraitkit.params import CurateParams
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+from tests.realdata import REALDATA
 COCO_MINI = REALDATA / "coco-mini"
 
 pytestmark = [
