@@ -57,6 +57,19 @@ class Candidates:
         self.pred = pred
         self._region_map = region_map
         self._xy: np.ndarray | None = None
+        # mapped: the region map is cheap and shared by many click sets, so samplers test random
+        # pixels against it (:meth:`flat`, one lookup) instead of calling ``pred``
+        self.mapped = False
+        self._flat: np.ndarray | None = None
+
+    def flat(self) -> np.ndarray:
+        """The region map as a row-major 1-D bool array over the rectangle (cached)."""
+        if self._flat is None:
+            m = np.ascontiguousarray(self._region_map(), dtype=bool)
+            if m.shape != (self.y1 - self.y0, self.x1 - self.x0):
+                raise AssertionError(f"region map {m.shape} does not match the rectangle")
+            self._flat = m.reshape(-1)
+        return self._flat
 
     @staticmethod
     def empty() -> "Candidates":
@@ -73,26 +86,30 @@ class Candidates:
     def region_empty(self) -> bool:
         return self.x1 <= self.x0 or self.y1 <= self.y0
 
+    def _nonzero(self) -> np.ndarray:
+        """The candidates relative to the rectangle's corner, (N, 2) int32 ``[x, y]``, row-major (cached)."""
+        if getattr(self, "_nz", None) is None:
+            nz = None
+            if not self.region_empty:
+                m = np.ascontiguousarray(self._region_map(), dtype=bool).view(np.uint8)
+                nz = cv2.findNonZero(m) if m.size else None  # row-major order, faster than np.nonzero
+            self._nz = np.zeros((0, 2), np.int32) if nz is None else nz.reshape(-1, 2)
+        return self._nz
+
     def xy(self) -> np.ndarray:
         """All candidates as an (N, 2) int64 array of image ``[x, y]``, in row-major order."""
         if self._xy is None:
-            if self.region_empty:
-                self._xy = np.zeros((0, 2), np.int64)
-            else:
-                m = np.ascontiguousarray(self._region_map(), dtype=bool).view(np.uint8)
-                nz = cv2.findNonZero(m) if m.size else None  # row-major order, faster than np.nonzero
-                if nz is None:
-                    self._xy = np.zeros((0, 2), np.int64)
-                else:
-                    self._xy = nz.reshape(-1, 2).astype(np.int64) + np.array([self.x0, self.y0], np.int64)
+            self._xy = self._nonzero().astype(np.int64) + np.array([self.x0, self.y0], np.int64)
         return self._xy
 
-    def xy_float(self) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates' x and y as float64 arrays (cached; for vectorised distances)."""
-        if getattr(self, "_xyf", None) is None:
-            xy = self.xy()
-            self._xyf = (xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64))
-        return self._xyf
+    def xy_int(self) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' x and y relative to the rectangle's corner as contiguous int32 arrays
+        (int64 for rectangles of 32768 pixels or more, so squared distances cannot overflow); cached."""
+        if getattr(self, "_xyi", None) is None:
+            nz = self._nonzero()
+            dt = np.int32 if max(self.x1 - self.x0, self.y1 - self.y0) < 32768 else np.int64
+            self._xyi = (np.ascontiguousarray(nz[:, 0], dt), np.ascontiguousarray(nz[:, 1], dt))
+        return self._xyi
 
     def __len__(self) -> int:
         return int(self.xy().shape[0])
@@ -109,6 +126,10 @@ class ArrayLayer:
 
     def full(self) -> np.ndarray:
         return np.asarray(self.array) != 0
+
+    def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """A new bool array of the rectangle ``[x0, x1) x [y0, y1)``."""
+        return np.asarray(self.array)[y0:y1, x0:x1] != 0
 
     def any(self) -> bool:
         return bool(np.any(self.array))
@@ -140,6 +161,16 @@ class PiecesLayer:
         for x0, y0, m in self.pieces:
             h, w = m.shape
             out[y0 : y0 + h, x0 : x0 + w] |= m != 0
+        return out
+
+    def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """A new bool array of the rectangle ``[x0, x1) x [y0, y1)`` (the union there)."""
+        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
+        for px, py, m in self.pieces:
+            h, w = m.shape
+            ax0, ay0, ax1, ay1 = max(px, x0), max(py, y0), min(px + w, x1), min(py + h, y1)
+            if ax1 > ax0 and ay1 > ay0:
+                out[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] |= m[ay0 - py : ay1 - py, ax0 - px : ax1 - px] != 0
         return out
 
     def any(self) -> bool:
@@ -338,7 +369,10 @@ class InstanceMaps:
         x, y = np.asarray(x), np.asarray(y)
         if self.area == 0:
             return np.full(x.shape, np.inf)
-        d, _ = self._tree().query(np.stack([x, y], axis=-1).astype(np.float64), k=1)
+        q = np.empty(x.shape + (2,), np.float64)
+        q[..., 0] = x
+        q[..., 1] = y
+        d, _ = self._tree().query(q, k=1)
         return d
 
     # -- exact distance maps (lazy; for enumerations and tests) -------------------------------
@@ -391,9 +425,9 @@ class InstanceMaps:
 
     def _bbox_cands(self, m_fn: Callable[[], np.ndarray]) -> Candidates:
         bx0, by0 = self.bx0, self.by0
-        return Candidates(
-            bx0, by0, self.bx1, self.by1, lambda x, y: m_fn()[y - by0, x - bx0], m_fn
-        )
+        c = Candidates(bx0, by0, self.bx1, self.by1, lambda x, y: m_fn()[y - by0, x - bx0], m_fn)
+        c.mapped = True
+        return c
 
     def inside(self, min_depth: float) -> Candidates:
         """Object pixels at distance >= ``min_depth`` from the boundary (all object pixels for <= 1)."""
@@ -450,7 +484,9 @@ class InstanceMaps:
                     dt = edt_outside(arr)
                     return (dt >= lo) & (dt <= hi) & (arr == 0)
 
-            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+            c = Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+            c.mapped = hi <= self.SMALL  # the dilations are needed anyway
+            return c
 
         return self._cached(("ring", lo, hi), make)
 
@@ -465,6 +501,7 @@ class InstanceMaps:
                 m[oy : oy + near.shape[0], ox : ox + near.shape[1]] &= ~near
                 return m
 
+            # not mapped: an image-sized map per instance costs more than the few draws from it
             return Candidates(0, 0, self.width, self.height, lambda x, y: ~self.near(x, y, d), region_map)
 
         return self._cached(("beyond", d), make)
@@ -487,14 +524,20 @@ class InstanceMaps:
             rx0, ry0, rx1, ry1 = others.bounds()
 
             def region_map() -> np.ndarray:
-                full = others.full()
+                win = others.window(rx0, ry0, rx1, ry1)  # a fresh array over the others' bounds only
                 if m > 0:
                     ox, oy, near = self.dilated(m, True)
                 else:
                     ox, oy, near = self.bx0, self.by0, self.obj_bool
-                full[oy : oy + near.shape[0], ox : ox + near.shape[1]] &= ~near
-                return full[ry0:ry1, rx0:rx1]
+                # clear the part of the near map that meets the window
+                ix0, iy0 = max(ox, rx0), max(oy, ry0)
+                ix1, iy1 = min(ox + near.shape[1], rx1), min(oy + near.shape[0], ry1)
+                if ix1 > ix0 and iy1 > iy0:
+                    win[iy0 - ry0 : iy1 - ry0, ix0 - rx0 : ix1 - rx0] &= ~near[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
+                return win
 
-            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+            c = Candidates(rx0, ry0, rx1, ry1, pred, region_map)
+            c.mapped = True
+            return c
 
         return self._cached(("other", m), make)

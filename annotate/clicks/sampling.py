@@ -31,12 +31,44 @@ def no_points() -> np.ndarray:
     return np.zeros((0, 2), np.int64)
 
 
+def uniform_pixels(cand: Candidates, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` uniform random pixels ``[x, y]`` of the candidate rectangle (an (m, 2) int64 array).
+
+    One ``rng.random`` draw per pixel (several times cheaper than ``rng.integers`` with array
+    bounds): flat index ``floor(u * area)``, row-major.
+    """
+    w = cand.x1 - cand.x0
+    idx = (rng.random(m) * (w * (cand.y1 - cand.y0))).astype(np.int64)
+    pts = np.empty((m, 2), np.int64)
+    np.floor_divide(idx, w, out=pts[:, 1])
+    pts[:, 0] = idx - pts[:, 1] * w
+    pts[:, 0] += cand.x0
+    pts[:, 1] += cand.y0
+    return pts
+
+
 def _far_enough(x: int, y: int, fixed: list[tuple[int, int]], md2: float) -> bool:
     for cx, cy in fixed:
         dx, dy = x - cx, y - cy
         if dx * dx + dy * dy < md2:
             return False
     return True
+
+
+def _random_candidates(cand: Candidates, m: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """The candidates among ``m`` uniform random pixels of the rectangle, as ``(x, y)`` tuples in draw order."""
+    if cand.mapped:
+        flat = cand.flat()
+        w = cand.x1 - cand.x0
+        idx = (rng.random(m) * flat.size).astype(np.int64)
+        idx = idx[flat[idx]]
+        ys = idx // w
+        idx -= ys * w
+        idx += cand.x0
+        ys += cand.y0
+        return list(zip(idx.tolist(), ys.tolist()))
+    pts = uniform_pixels(cand, m, rng)
+    return list(map(tuple, pts[cand.pred(pts[:, 0], pts[:, 1])].tolist()))
 
 
 def spaced_sample(
@@ -64,9 +96,7 @@ def spaced_sample(
     # 1. rejection sampling on the rectangle: no enumeration for the common case
     for attempt in range(_REJECTION_ROUNDS):
         m = (4 * (n - len(chosen)) + 16) << (2 * attempt)  # larger batches when candidates are sparse
-        pts = rng.integers((cand.x0, cand.y0), (cand.x1, cand.y1), size=(m, 2))
-        ok = cand.pred(pts[:, 0], pts[:, 1])
-        for x, y in pts[ok].tolist():
+        for x, y in _random_candidates(cand, m, rng):
             if _far_enough(x, y, fixed, md2):
                 chosen.append((x, y))
                 fixed.append((x, y))
@@ -81,8 +111,7 @@ def spaced_sample(
         pool = pool[keep]
         if not len(pool):
             break
-        for i in rng.integers(0, len(pool), size=2 * (n - len(chosen)) + 4).tolist():
-            x, y = int(pool[i, 0]), int(pool[i, 1])
+        for x, y in pool[(rng.random(2 * (n - len(chosen)) + 4) * len(pool)).astype(np.int64)].tolist():
             if _far_enough(x, y, fixed, md2):
                 chosen.append((x, y))
                 fixed.append((x, y))
@@ -96,9 +125,7 @@ def _distinct_sample(cand: Candidates, n: int, rng: np.random.Generator, taken: 
     chosen: list[tuple[int, int]] = []
     for attempt in range(_REJECTION_ROUNDS):
         m = (2 * (n - len(chosen)) + 16) << (2 * attempt)
-        pts = rng.integers((cand.x0, cand.y0), (cand.x1, cand.y1), size=(m, 2))
-        ok = cand.pred(pts[:, 0], pts[:, 1])
-        for q in map(tuple, pts[ok].tolist()):
+        for q in _random_candidates(cand, m, rng):
             if q not in taken:
                 taken.add(q)
                 chosen.append(q)
@@ -124,22 +151,32 @@ def farthest_point_cover(cand: Candidates, n: int, rng: np.random.Generator) -> 
     best cover with this many points). Fewer than ``n`` only when the candidates run out.
     Ties go to the first candidate in row-major order.
     """
-    if n <= 0:
+    if n <= 0 or cand.region_empty:
         return no_points()
-    xy = cand.xy()
-    if not len(xy):
+    xs, ys = cand.xy_int()  # relative to the rectangle's corner
+    if not len(xs):
         return no_points()
-    xs, ys = cand.xy_float()
-    j = int(rng.integers(0, xy.shape[0]))
+    j = int(rng.integers(0, len(xs)))
     chosen = [j]
-    d2 = (xs - xs[j]) ** 2 + (ys - ys[j]) ** 2
+    dx = np.empty_like(xs)
+    dy = np.empty_like(ys)
+
+    def sq_dist(j: int) -> np.ndarray:  # squared distances to candidate j, into dx (exact integers)
+        np.subtract(xs, xs[j], out=dx)
+        np.multiply(dx, dx, out=dx)
+        np.subtract(ys, ys[j], out=dy)
+        np.multiply(dy, dy, out=dy)
+        return np.add(dx, dy, out=dx)
+
+    d2 = sq_dist(j).copy()
     while len(chosen) < n:
-        j = int(np.argmax(d2))
+        j = int(d2.argmax())
         if d2[j] <= 0:
             break
         chosen.append(j)
-        np.minimum(d2, (xs - xs[j]) ** 2 + (ys - ys[j]) ** 2, out=d2)
-    return xy[chosen]
+        np.minimum(d2, sq_dist(j), out=d2)
+    idx = np.asarray(chosen, np.int64)
+    return np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
 
 
 def covering_radius(cand_xy: np.ndarray, points: np.ndarray) -> float:

@@ -105,3 +105,4 @@ def instance_sets(
         for k in range(params.sets_per_strategy):
             out.append((strategy, k, simulate(maps, strategy, params, instance_rng(seed, code, annotation_id, k))))
     return out
+
