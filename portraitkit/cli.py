@@ -24,10 +24,12 @@ STAGE_APPS = [
     "annotate.cli_review",
     "reports.cli",
 ]
+# Typer lists groups after commands; the list above is the pipeline order.
 
 app = typer.Typer(
     name="portraitkit",
     help="Turn COCO into versioned, reviewed, augmented person-segmentation datasets.\n\n"
+    "Pipeline (dvc.yaml): demo-data -> curate -> flag, clicks -> augment -> review -> report.\n\n"
     "Every option defaults from params.yaml (see --params) and can be overridden here.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,6 +37,21 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from portraitkit import __version__
+
+        typer.echo(f"portraitkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Root options (the help text is the app's)."""
 
 
 def _mount() -> None:
