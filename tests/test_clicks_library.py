@@ -320,3 +320,33 @@ def test_exact_outer_distance_queries_with_holes(shape, hole):
         ero = maps.eroded(r, strict)
         din = dt_in_ref(mask)[maps.by0 : maps.by1, maps.bx0 : maps.bx1]
         assert np.array_equal(ero, (din >= r) if strict else (din > r))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [(0, 1, 0, 0), (2**32 - 1, 4, 2**32 - 1, 2), (2**40 + 3, 2, 2**33, 1), (-1, 3, 5, 2), (123, 1, 7, 0)],
+)
+def test_instance_rng_matches_the_documented_seed_list(ids):
+    """The fast path (uint32 entropy array) draws exactly what default_rng of the list draws."""
+    seed, code, aid, k = ids
+    from annotate.clicks.sampling import CLICKS_SALT
+
+    ref = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, code, aid, k])
+    assert np.array_equal(instance_rng(seed, code, aid, k).random(8), ref.random(8))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_border_tree_gives_exact_outer_distances(s):
+    """dist_out (k-d tree of the object's 4-boundary pixels) equals the exact distance transform."""
+    rng = np.random.default_rng(s)
+    mask = np.zeros((40, 50), np.uint8)
+    for _ in range(3):
+        cv2.circle(mask, (int(rng.integers(0, 50)), int(rng.integers(0, 40))), int(rng.integers(1, 9)), 1, -1)
+    mask[rng.random(mask.shape) < 0.03] ^= 1
+    if not mask.any():
+        return
+    maps = InstanceMaps.build(mask, reach=10)
+    y, x = np.nonzero(mask == 0)  # dist_out is asked of non-object pixels
+    want = ndi.distance_transform_edt(mask == 0)[y, x]
+    assert np.allclose(maps.dist_out(x, y), want)
