@@ -42,9 +42,10 @@ import pandas as pd
 from augment.imageio import ImageReadError, read_image, read_mask
 from augment.pipeline import Augmenter, Click
 from curate.masks import ann_to_mask, union_mask
+from curate.outputs import read_split
 from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, atomic_path, read_json, read_parquet, safe_join, write_json, write_parquet
+from portraitkit.io import atomic_dir, atomic_path, read_parquet, safe_join, write_json, write_parquet
 from portraitkit.params.augment import AugmentParams
 
 SALT = zlib.crc32(b"portraitkit.augment")
@@ -86,9 +87,7 @@ class TaskResult:
 
 def load_tasks(curated: Path, clicks_dir: Path | None, person_id: int) -> tuple[list[Task], list[str]]:
     train_json = curated / "train.json"
-    coco = read_json(train_json)
-    if not isinstance(coco, dict) or "images" not in coco or "annotations" not in coco:
-        raise UserError(f"{train_json}: not a COCO file (needs 'images' and 'annotations')")
+    coco = read_split(train_json)
     anns_by_image: dict[int, list[dict[str, Any]]] = {}
     for a in coco["annotations"]:
         if a.get("category_id") == person_id:

@@ -30,10 +30,10 @@ from annotate.clicks.decode import decode_cropped
 from annotate.clicks.instance import PiecesLayer
 from annotate.clicks.sets import build_maps_from_crop, instance_sets
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, read_json, read_parquet, write_json
+from curate.outputs import SPLITS, read_split
+from portraitkit.io import atomic_dir, read_parquet, write_json
 from portraitkit.params import ClicksParams
 
-SPLITS = ("train", "val", "test")
 COLUMNS = [
     "annotation_id", "image_id", "split", "strategy", "set_index", "positives", "negatives",
     "n_pos_requested", "n_neg_requested", "shortfall", "n_other_objects",
@@ -58,11 +58,7 @@ def load_tasks(curated: Path, person_category_id: int) -> list[Task]:
     seen: dict[int, str] = {}
     for split in SPLITS:
         path = curated / f"{split}.json"
-        data = read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
-            data.get("annotations"), list
-        ):
-            raise UserError(f"{path}: not a COCO file (needs 'images' and 'annotations' lists)")
+        data = read_split(path)
         images: dict[int, dict[str, Any]] = {}
         for img in data["images"]:
             iid = _int(img.get("id"), f"{path}: image {img.get('id')!r}: id")

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 
 from curate.masks import ann_to_mask, union_mask
+from curate.outputs import SPLIT_FILES, read_split
 from portraitkit.errors import UserError
-from portraitkit.io import read_json, read_parquet, safe_join, sha256_file, sha256_tree, write_json
+from portraitkit.io import read_parquet, safe_join, sha256_file, sha256_tree, write_json
 
 BUILD_TAGS = ("flagged", "body_part", "held_object")
 DECISION_TAGS = ("accept", "reject")
-SPLIT_FILES = ("train.json", "val.json", "test.json")
 MARKER = "portraitkit"
 PERSON_VALUE = 255
 
@@ -114,9 +114,7 @@ def _read_coco(curated: Path, person_id: int) -> tuple[dict[int, dict], dict[int
         if not path.exists():
             continue
         found = True
-        coco = read_json(path)
-        if not isinstance(coco, dict) or "images" not in coco or "annotations" not in coco:
-            raise UserError(f"{path}: not a COCO file (needs 'images' and 'annotations')")
+        coco = read_split(path)
         for img in coco["images"]:
             images[int(img["id"])] = img
         for ann in coco["annotations"]:

@@ -25,10 +25,10 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from curate.outputs import SPLITS, read_split
 from portraitkit.errors import UserError
 from portraitkit.params.flag import FlagParams
 
-SPLITS = ("train", "val", "test")
 SIGNAL_COLUMNS = (
     "n_parts",
     "n_vertices",
@@ -125,7 +125,7 @@ def _run_chunk(args: tuple[list[dict[str, Any]], FlagParams]) -> list[dict[str, 
 
 def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict[str, Any]]:
     """One job per curated image (sorted by image_id): its file, size, split and person annotations."""
-    from portraitkit.io import read_json, safe_join
+    from portraitkit.io import safe_join
 
     curated = Path(curated)
     found = [s for s in SPLITS if (curated / f"{s}.json").exists()]
@@ -134,11 +134,7 @@ def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict
     jobs: dict[int, dict[str, Any]] = {}
     for split in found:
         path = curated / f"{split}.json"
-        coco = read_json(path)
-        if not isinstance(coco, dict) or not isinstance(coco.get("images"), list) or not isinstance(
-            coco.get("annotations"), list
-        ):
-            raise UserError(f"{path}: not a COCO file (needs 'images' and 'annotations' lists)")
+        coco = read_split(path)
         for img in coco["images"]:
             try:
                 iid = int(img["id"])
