@@ -14,7 +14,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from curate.coco import CocoIndex, load_coco, load_num_keypoints
 from curate.reviews import read_decisions
 from curate.rules import REASONS, PersonMeasure, count_reason, measure_persons, overlapping_categories
 from curate.split import SPLITS, assign_split
-from portraitkit.cli_common import info, progress
+from portraitkit.cli_common import progress
 from portraitkit.io import atomic_dir, atomic_path, sha256_file, write_json, write_parquet, write_png
 from portraitkit.params import CurateParams
 

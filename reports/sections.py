@@ -309,7 +309,7 @@ class DistributionsSection:
             blocks.append(Columns([
                 [Figure(charts.splits_chart(sizes), "Split sizes", "Images per split file.")],
                 [Table(["split", "images", "persons", "mean coverage"], rows, numeric=[False, True, True, True],
-                       caption=f"Split fractions from params: " + ", ".join(
+                       caption="Split fractions from params: " + ", ".join(
                            f"{k} {v:g}" for k, v in ctx.params.curate.split.model_dump().items()))],
             ]))
         return view(self, "How the kept images differ from the source, and how they are split.", blocks)

@@ -11,7 +11,7 @@ import pytest
 from curate.stage import run_curate
 from portraitkit.errors import UserError
 from portraitkit.params import CurateParams
-from tests.coco_factory import CocoBuilder, rect_poly, rect_rle
+from tests.coco_factory import CocoBuilder, rect_rle
 
 
 def good_builder() -> CocoBuilder:
