@@ -224,6 +224,7 @@ def _run_curate(
     candidates = {row["image_id"] for row in rows if not row["reason"]}
     full = coco.annotations_of(candidates)
     coco.release()
+    unions: dict[int, dict[str, Any] | None] = {}  # kept images reuse them for their mask files
     for row in progress(rows, "checking held objects", unit="img"):
         iid = row["image_id"]
         if iid not in candidates:
@@ -231,6 +232,7 @@ def _run_curate(
         img = by_id[iid]
         anns = full.get(iid, [])
         union = measure_persons(coco.persons_by_image.get(iid, []), img["height"], img["width"], person_id).union_rle
+        unions[iid] = union
         overlap = overlapping_categories(
             anns, union, img["height"], img["width"], person_id, names, params.held_object_touch_px
         )
@@ -281,10 +283,7 @@ def _run_curate(
         write_json(tmp / "identity.json", identity)
         if write_masks:
             for iid in progress(kept["image_id"].tolist(), "writing masks", unit="mask"):
-                img = by_id[iid]
-                persons = coco.persons_by_image.get(iid, [])
-                rle = measure_persons(persons, img["height"], img["width"], person_id).union_rle
-                mask = mask_utils.decode(rle).astype(np.uint8) * 255
+                mask = mask_utils.decode(unions[iid]).astype(np.uint8) * 255
                 write_png(tmp / "masks" / f"{iid}.png", mask)
     return CurateResult(manifest=manifest, funnel=funnel, unknown_review_ids=unknown_reviews)
 
