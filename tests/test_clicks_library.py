@@ -27,7 +27,7 @@ from annotate.clicks import (
 )
 from annotate.clicks.instance import Candidates
 from annotate.clicks.multipoint import border_width
-from annotate.clicks.sampling import covering_radius
+from annotate.clicks.sampling import Sampler, covering_radius
 from portraitkit.params import ClicksParams
 
 EPS = 1e-4
@@ -93,13 +93,17 @@ shapes = st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 70), st.integers(8,
        n=st.integers(0, 8), seed=st.integers(0, 1000))
 def test_positives_inside_deep_enough_and_spaced(shape, d_margin, d_step, n, seed):
     mask = random_shape(*shape)
-    pts = xu_positives(mask, n, d_margin, d_step, np.random.default_rng(seed))
-    assert pts.shape[1] == 2 and pts.dtype.kind == "i"
-    assert (at(pts, mask) == 1).all()
-    assert (at(pts, dt_in_ref(mask)) >= d_margin - EPS).all()
-    assert pairwise_min(pts) >= max(d_step, 1) - EPS
-    valid = (mask == 1) & (dt_in_ref(mask) >= d_margin - EPS)
-    assert_maximal(pts, valid, d_step, n)
+    maps = InstanceMaps.build(mask, reach=1)
+    sampler = Sampler(np.random.default_rng(seed))  # several sets from one stream, as the stage draws them
+    for pts in [xu_positives(mask, n, d_margin, d_step, np.random.default_rng(seed))] + [
+        xu_positives(maps, n, d_margin, d_step, sampler) for _ in range(3)
+    ]:
+        assert pts.shape[1] == 2 and pts.dtype.kind == "i"
+        assert (at(pts, mask) == 1).all()
+        assert (at(pts, dt_in_ref(mask)) >= d_margin - EPS).all()
+        assert pairwise_min(pts) >= max(d_step, 1) - EPS
+        valid = (mask == 1) & (dt_in_ref(mask) >= d_margin - EPS)
+        assert_maximal(pts, valid, d_step, n)
 
 
 @settings(max_examples=60, deadline=None)
@@ -107,14 +111,18 @@ def test_positives_inside_deep_enough_and_spaced(shape, d_margin, d_step, n, see
        d_max=st.sampled_from([3, 8, 40]), n=st.integers(0, 10), seed=st.integers(0, 1000))
 def test_strategy1_background_band(shape, d_margin, d_step, d_max, n, seed):
     mask = random_shape(*shape)
-    pts = xu_negatives_background(mask, n, d_margin, d_step, d_max, np.random.default_rng(seed))
+    maps = InstanceMaps.build(mask, reach=d_max)
+    sampler = Sampler(np.random.default_rng(seed))
     dto = dt_out_ref(mask)
-    assert (at(pts, mask) == 0).all()
-    assert (at(pts, dto) >= d_margin - EPS).all()
-    assert (at(pts, dto) <= d_max + EPS).all()
-    assert pairwise_min(pts) >= max(d_step, 1) - EPS
-    valid = (mask == 0) & (dto >= max(d_margin, 1e-6) - EPS) & (dto <= d_max + EPS)
-    assert_maximal(pts, valid, d_step, n)
+    for pts in [xu_negatives_background(mask, n, d_margin, d_step, d_max, np.random.default_rng(seed))] + [
+        xu_negatives_background(maps, n, d_margin, d_step, d_max, sampler) for _ in range(3)
+    ]:
+        assert (at(pts, mask) == 0).all()
+        assert (at(pts, dto) >= d_margin - EPS).all()
+        assert (at(pts, dto) <= d_max + EPS).all()
+        assert pairwise_min(pts) >= max(d_step, 1) - EPS
+        valid = (mask == 0) & (dto >= max(d_margin, 1e-6) - EPS) & (dto <= d_max + EPS)
+        assert_maximal(pts, valid, d_step, n)
 
 
 @settings(max_examples=60, deadline=None)
@@ -123,14 +131,18 @@ def test_strategy1_background_band(shape, d_margin, d_step, d_max, n, seed):
 def test_strategy2_on_other_objects(shape, other, d_margin, d_step, n, seed):
     mask = random_shape(*shape)
     others = random_shape(other, *mask.shape)
-    pts = xu_negatives_other_objects(mask, n, d_margin, d_step, np.random.default_rng(seed), others=others)
+    maps = InstanceMaps.build(mask, reach=d_margin, others=others)
+    sampler = Sampler(np.random.default_rng(seed))
     dto = dt_out_ref(mask)
-    assert (at(pts, others) == 1).all()
-    assert (at(pts, mask) == 0).all()
-    assert (at(pts, dto) >= d_margin - EPS).all()
-    assert pairwise_min(pts) >= max(d_step, 1) - EPS
-    valid = (others == 1) & (mask == 0) & (dto >= d_margin - EPS)
-    assert_maximal(pts, valid, d_step, n)
+    for pts in [xu_negatives_other_objects(mask, n, d_margin, d_step, np.random.default_rng(seed), others=others)] + [
+        xu_negatives_other_objects(maps, n, d_margin, d_step, sampler) for _ in range(3)
+    ]:
+        assert (at(pts, others) == 1).all()
+        assert (at(pts, mask) == 0).all()
+        assert (at(pts, dto) >= d_margin - EPS).all()
+        assert pairwise_min(pts) >= max(d_step, 1) - EPS
+        valid = (others == 1) & (mask == 0) & (dto >= d_margin - EPS)
+        assert_maximal(pts, valid, d_step, n)
 
 
 @settings(max_examples=60, deadline=None)
@@ -161,18 +173,20 @@ def test_multipoint_clicks_valid(shape, other, seed):
     others = random_shape(other, *mask.shape)
     p = ClicksParams(mp_max_points=12)
     maps = build_maps(mask, p, others)
-    pos, neg, n_pos, n_neg = multipoint_clicks(maps, np.random.default_rng(seed), max_points=12)
-    assert 1 <= n_pos <= 12 and 0 <= n_neg <= 12
-    assert len(pos) <= n_pos and len(neg) <= n_neg
-    assert (at(pos, mask) == 1).all()
+    sampler = Sampler(np.random.default_rng(seed))
     dti = dt_in_ref(mask)
-    if (dti > 3).any():
-        assert (at(pos, dti) > 3 - EPS).all()
-    assert (at(neg, mask) == 0).all()
-    for pts in (pos, neg):
-        assert len({tuple(q) for q in pts.tolist()}) == len(pts)
-    if len(pos) < n_pos:  # fewer positives only when the object has no more pixels
-        assert len(pos) == int(mask.sum()) or len(pos) == int((dti > 3).sum())
+    for _ in range(3):
+        pos, neg, n_pos, n_neg = multipoint_clicks(maps, sampler, max_points=12)
+        assert 1 <= n_pos <= 12 and 0 <= n_neg <= 12
+        assert len(pos) <= n_pos and len(neg) <= n_neg
+        assert (at(pos, mask) == 1).all()
+        if (dti > 3).any():
+            assert (at(pos, dti) > 3 - EPS).all()
+        assert (at(neg, mask) == 0).all()
+        for pts in (pos, neg):
+            assert len({tuple(q) for q in pts.tolist()}) == len(pts)
+        if len(pos) < n_pos:  # fewer positives only when the object has no more pixels
+            assert len(pos) == int(mask.sum()) or len(pos) == int((dti > 3).sum())
 
 
 @settings(max_examples=30, deadline=None)
@@ -207,8 +221,9 @@ def test_tiny_objects_give_fewer_clicks_and_say_so(strategy, tiny):
         mask[15, 3:27] = 1
     p = ClicksParams(n_pos=(3, 3), n_neg2=(2, 2))
     maps = build_maps(mask, p, others=None)
+    sampler = Sampler(instance_rng(1, 1, 7))
     for k in range(5):
-        cs = simulate(maps, strategy, p, instance_rng(1, 1, 7, k))
+        cs = simulate(maps, strategy, p, sampler if k % 2 else instance_rng(1, 1, 7 + k))
         produced = len(cs.positives) + len(cs.negatives)
         assert cs.shortfall == cs.n_pos_requested + cs.n_neg_requested - produced
         if strategy != "multipoint":
@@ -228,12 +243,12 @@ def test_whole_image_object_has_no_negatives_and_no_crash():
     p = ClicksParams(n_neg1=(3, 3), n_neg3=(3, 3))
     maps = build_maps(mask, p, others=np.zeros_like(mask))
     for s in p.strategies:
-        cs = simulate(maps, s, p, instance_rng(0, 1, 1, 0))
+        cs = simulate(maps, s, p, instance_rng(0, 1, 1))
         assert len(cs.negatives) == 0
         assert (mask[cs.positives[:, 1], cs.positives[:, 0]] == 1).all()
 
 
-def test_sets_depend_only_on_seed_annotation_and_index():
+def test_sets_depend_only_on_seed_annotation_and_strategy():
     mask = random_shape(5, 60, 60)
     p = ClicksParams()
     a = instance_sets(build_maps(mask, p), 42, p, seed=1)
@@ -242,11 +257,16 @@ def test_sets_depend_only_on_seed_annotation_and_index():
         (s, k, c.positives.tolist(), c.negatives.tolist()) for s, k, c in b
     ]
     # fewer strategies / sets: the remaining ones are unchanged
-    p2 = ClicksParams(strategies=["multipoint"], sets_per_strategy=1)
-    c = instance_sets(build_maps(mask, p2), 42, p2, seed=1)
-    ref = [x for x in a if x[0] == "multipoint" and x[1] == 0][0]
-    assert c[0][2].positives.tolist() == ref[2].positives.tolist()
-    assert c[0][2].negatives.tolist() == ref[2].negatives.tolist()
+    for strategy in p.strategies:
+        p2 = ClicksParams(strategies=[strategy], sets_per_strategy=2)
+        c = instance_sets(build_maps(mask, p2), 42, p2, seed=1)
+        ref = [x for x in a if x[0] == strategy and x[1] < 2]
+        assert [(x[2].positives.tolist(), x[2].negatives.tolist()) for x in c] == [
+            (x[2].positives.tolist(), x[2].negatives.tolist()) for x in ref
+        ]
+    # the sets of one strategy are different draws
+    mp = [x[2].positives.tolist() for x in a if x[0] == "multipoint"]
+    assert len({str(v) for v in mp}) == len(mp)
     d = instance_sets(build_maps(mask, p), 43, p, seed=1)
     assert [x[2].positives.tolist() for x in d] != [x[2].positives.tolist() for x in a]
 
@@ -292,8 +312,8 @@ def test_stage_layers_give_the_same_sets_as_full_masks(shape, o1, o2, seed):
     m1 = build_maps(mask, p, others=(a | b))
     m2 = build_maps_from_crop(h, w, x0, y0, crop, p, PiecesLayer(h, w, pieces))
     for s in p.strategies:
-        c1 = simulate(m1, s, p, instance_rng(seed, 1, 5, 0))
-        c2 = simulate(m2, s, p, instance_rng(seed, 1, 5, 0))
+        c1 = simulate(m1, s, p, instance_rng(seed, 1, 5))
+        c2 = simulate(m2, s, p, instance_rng(seed, 1, 5))
         assert c1.positives.tolist() == c2.positives.tolist()
         assert c1.negatives.tolist() == c2.negatives.tolist()
 
@@ -311,7 +331,7 @@ def test_exact_outer_distance_queries_with_holes(shape, hole):
     d = maps.dist_out(xs.ravel(), ys.ravel()).reshape(mask.shape)
     off = mask == 0  # dist_out is defined for pixels off the object
     assert np.allclose(d[off], dt_out_ref(mask)[off], atol=1e-6)
-    for r, strict in ((1, True), (2.5, False), (5, True), (3, False)):
+    for r, strict in ((1, True), (2.5, False), (5, True), (3, False), (8, False), (6, False), (7, True), (12, False), (0, False)):
         x0, y0, near = maps.dilated(r, strict)
         ref = dt_out_ref(mask) < r if strict else dt_out_ref(mask) <= r
         assert np.array_equal(near, ref[y0 : y0 + near.shape[0], x0 : x0 + near.shape[1]])
@@ -324,15 +344,15 @@ def test_exact_outer_distance_queries_with_holes(shape, hole):
 
 @pytest.mark.parametrize(
     "ids",
-    [(0, 1, 0, 0), (2**32 - 1, 4, 2**32 - 1, 2), (2**40 + 3, 2, 2**33, 1), (-1, 3, 5, 2), (123, 1, 7, 0)],
+    [(0, 1, 0), (2**32 - 1, 4, 2**32 - 1), (2**40 + 3, 2, 2**33), (-1, 3, 5), (123, 1, 7)],
 )
 def test_instance_rng_matches_the_documented_seed_list(ids):
     """The fast path (uint32 entropy array) draws exactly what default_rng of the list draws."""
-    seed, code, aid, k = ids
+    seed, code, aid = ids
     from annotate.clicks.sampling import CLICKS_SALT
 
-    ref = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, code, aid, k])
-    assert np.array_equal(instance_rng(seed, code, aid, k).random(8), ref.random(8))
+    ref = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, code, aid])
+    assert np.array_equal(instance_rng(seed, code, aid).random(8), ref.random(8))
 
 
 @settings(max_examples=30, deadline=None)

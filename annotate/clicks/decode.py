@@ -26,24 +26,21 @@ def decode_cropped(ann: dict[str, Any], height: int, width: int) -> tuple[int, i
     """
     seg = ann["segmentation"]
     if isinstance(seg, list):
-        polys = [p for p in seg if len(p) >= 6]
+        polys = [np.array(p, np.float64) for p in seg if len(p) >= 6]  # copies: shifted below
         if not polys:
             return 0, 0, np.zeros((0, 0), np.uint8)
-        xs = [v for p in polys for v in p[0::2]]
-        ys = [v for p in polys for v in p[1::2]]
-        x0 = min(max(0, math.floor(min(xs)) - 2), width)
-        y0 = min(max(0, math.floor(min(ys)) - 2), height)
-        x1 = max(min(width, math.ceil(max(xs)) + 3), x0)
-        y1 = max(min(height, math.ceil(max(ys)) + 3), y0)
+        lo = np.min([(p[0::2].min(), p[1::2].min()) for p in polys], axis=0)
+        hi = np.max([(p[0::2].max(), p[1::2].max()) for p in polys], axis=0)
+        x0 = min(max(0, math.floor(lo[0]) - 2), width)
+        y0 = min(max(0, math.floor(lo[1]) - 2), height)
+        x1 = max(min(width, math.ceil(hi[0]) + 3), x0)
+        y1 = max(min(height, math.ceil(hi[1]) + 3), y0)
         if x1 <= x0 or y1 <= y0:
             return 0, 0, np.zeros((0, 0), np.uint8)
-        shifted = []
         for p in polys:
-            q = [float(v) for v in p]
-            q[0::2] = [v - x0 for v in q[0::2]]
-            q[1::2] = [v - y0 for v in q[1::2]]
-            shifted.append(q)
-        m = mask_utils.decode(ann_to_rle({"segmentation": shifted}, y1 - y0, x1 - x0))
+            p[0::2] -= x0
+            p[1::2] -= y0
+        m = mask_utils.decode(ann_to_rle({"segmentation": polys}, y1 - y0, x1 - x0))
         return x0, y0, m
     rle = ann_to_rle(ann, height, width)
     if [int(v) for v in rle["size"]] != [height, width]:

@@ -22,12 +22,13 @@ enumeration), and enumerate the set exactly only when that does not find enough 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable
 
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree  # imported here, not lazily: forked workers inherit it
+
+from annotate.clicks.disks import disk_n, last_step
 
 Pred = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -191,21 +192,6 @@ class PiecesLayer:
 Layer = ArrayLayer | PiecesLayer
 
 
-def disk_kernel(r: float, strict: bool) -> np.ndarray:
-    """Structuring element of the offsets ``o`` with ``|o| < r`` (strict) or ``|o| <= r``."""
-    return _disk_kernel(float(r), bool(strict))
-
-
-@lru_cache(maxsize=128)
-def _disk_kernel(r: float, strict: bool) -> np.ndarray:
-    rr = max(int(np.floor(r)), 0)
-    y, x = np.mgrid[-rr : rr + 1, -rr : rr + 1]
-    d2 = (x * x + y * y).astype(np.float64)
-    k = (d2 < r * r) if strict else (d2 <= r * r)
-    k[rr, rr] = True  # the pixel itself (|o| = 0 < r for any r > 0; callers handle r <= 0)
-    return k.astype(np.uint8)
-
-
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -302,35 +288,59 @@ class InstanceMaps:
     # -- morphology maps (cached) -------------------------------------------------------------
     def eroded(self, r: float, strict: bool) -> np.ndarray:
         """Bbox-sized bool map of ``dt_in >= r`` (``strict``: ``dt_in > r``)."""
-        key = ("ero", float(r), bool(strict))
+        # dt_in >= r: every pixel closer than r is object, i.e. the open disk fits (erosion
+        # with D_(ceil(r^2) - 1)); dt_in > r: the closed disk D_floor(r^2) fits
+        return self._erosion(disk_n(r, strict)).view(bool)
+
+    def _erosion(self, n: int) -> np.ndarray:
+        """The object eroded by ``D_n`` (zero border: outside the image is not object), uint8 0/1."""
+        if n <= 0:
+            return self.obj  # every object pixel has dt_in >= 1
+        key = ("ero", n)
         m = self._cache.get(key)
         if m is None:
-            # strict: open disk, dt_in >= r; else closed disk, dt_in > r. Every object pixel has dt_in >= 1.
-            if (strict and r <= 1) or (not strict and r < 1):
-                m = self.obj_bool
-            else:  # 0/1 uint8 in, 0/1 out: view as bool without another pass
-                m = cv2.erode(self.obj, disk_kernel(r, strict), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+            prev, step = last_step(n)
+            m = cv2.erode(self._erosion(prev), step, borderType=cv2.BORDER_CONSTANT, borderValue=0)
             self._cache[key] = m
         return m
 
     def dilated(self, r: float, strict: bool) -> tuple[int, int, np.ndarray]:
         """``(x0, y0, map)``: bool map of ``dt_out < r`` (``strict``) or ``dt_out <= r``, i.e. on
-        or near the object, over the box grown by ``r`` (clipped to the image)."""
+        or near the object, over the box grown by ``ceil(r)`` (clipped to the image)."""
         key = ("dil", float(r), bool(strict))
         v = self._cache.get(key)
         if v is None:
             g = max(int(np.ceil(r)), 0)
             rx0, ry0 = max(0, self.bx0 - g), max(0, self.by0 - g)
             rx1, ry1 = min(self.width, self.bx1 + g), min(self.height, self.by1 + g)
-            arr = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
-            arr[self.by0 - ry0 : self.by1 - ry0, self.bx0 - rx0 : self.bx1 - rx0] = self.obj
-            if strict and r <= 0:
-                m = np.zeros(arr.shape, bool)  # nothing is nearer than 0
-            elif r <= 0 or (strict and r <= 1):
-                m = arr.view(bool)  # only the object itself
+            n = disk_n(r, strict)
+            if n < 0:
+                m = np.zeros((ry1 - ry0, rx1 - rx0), bool)  # nothing is nearer than 0
             else:
-                m = cv2.dilate(arr, disk_kernel(r, strict), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+                # the unclipped dilation lies inside the box grown by isqrt(n) <= g: paste it
+                dx0, dy0, d = self._dilation(n)
+                m = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
+                ax0, ay0 = max(rx0, dx0), max(ry0, dy0)
+                ax1, ay1 = min(rx1, dx0 + d.shape[1]), min(ry1, dy0 + d.shape[0])
+                m[ay0 - ry0 : ay1 - ry0, ax0 - rx0 : ax1 - rx0] = d[ay0 - dy0 : ay1 - dy0, ax0 - dx0 : ax1 - dx0]
+                m = m.view(bool)
             v = (rx0, ry0, m)
+            self._cache[key] = v
+        return v
+
+    def _dilation(self, n: int) -> tuple[int, int, np.ndarray]:
+        """``(x0, y0, map)``: the object dilated by ``D_n`` on the box grown by ``isqrt(n)``,
+        not clipped to the image (a chain of dilations must not lose what leaves the image)."""
+        if n <= 0:
+            return self.bx0, self.by0, self.obj
+        key = ("dilation", n)
+        v = self._cache.get(key)
+        if v is None:
+            prev, step = last_step(n)
+            px0, py0, base = self._dilation(prev)
+            e = step.shape[0] // 2
+            grown = cv2.copyMakeBorder(base, e, e, e, e, cv2.BORDER_CONSTANT, value=0)
+            v = (px0 - e, py0 - e, cv2.dilate(grown, step, borderType=cv2.BORDER_CONSTANT, borderValue=0))
             self._cache[key] = v
         return v
 
@@ -367,15 +377,18 @@ class InstanceMaps:
             self._cache["tree"] = t
         return t
 
-    def dist_out(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Exact distance of image pixels (x, y) to the nearest object pixel."""
+    def dist_out(self, x: np.ndarray, y: np.ndarray, upto: float = np.inf) -> np.ndarray:
+        """Exact distance of image pixels (x, y) to the nearest object pixel; with ``upto``,
+        exact up to that distance and ``inf`` beyond (a faster search)."""
         x, y = np.asarray(x), np.asarray(y)
         if self.area == 0:
             return np.full(x.shape, np.inf)
         q = np.empty(x.shape + (2,), np.float64)
         q[..., 0] = x
         q[..., 1] = y
-        d, _ = self._tree().query(q, k=1)
+        # the bound is a little generous so that a distance of exactly ``upto`` stays exact
+        bound = upto * (1 + 1e-9) + 1e-9 if np.isfinite(upto) else np.inf
+        d, _ = self._tree().query(q, k=1, distance_upper_bound=bound)
         return d
 
     # -- exact distance maps (lazy; for enumerations and tests) -------------------------------
@@ -477,7 +490,7 @@ class InstanceMaps:
                 def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
                     ok = ~self.near(x, y, lo, strict=True)
                     if ok.any():
-                        ok[ok] = self.dist_out(x[ok], y[ok]) <= hi
+                        ok[ok] = self.dist_out(x[ok], y[ok], upto=hi) <= hi
                     return ok
 
                 def region_map() -> np.ndarray:

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.sampling import no_points, spaced_sample
+from annotate.clicks.sampling import Sampler, as_sampler, no_points
 
 
 @lru_cache(maxsize=64)
@@ -47,7 +47,7 @@ def border_width(area: int, scale: float) -> int:
 
 def multipoint_clicks(
     maps: InstanceMaps,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
     max_points: int = 24,
     gamma: float = 0.8,
     pos_erode: float = 3,
@@ -60,6 +60,8 @@ def multipoint_clicks(
     probability). Points are (m, 2) int arrays of image ``[x, y]`` (x = column, y = row); fewer
     than requested only when a source runs out of pixels (counted as shortfall by the caller).
     """
+    sampler = as_sampler(rng)
+    rng = sampler.rng
     n_pos = draw_geometric(rng, max_points, gamma, 1)
     n_neg = draw_geometric(rng, max_points, gamma, 0)
     if maps.area == 0:
@@ -68,7 +70,7 @@ def multipoint_clicks(
     pos_cand = maps.inside_strict(pos_erode)
     if not maps.any_inside_strict(pos_erode):  # nothing survives the erosion: use the whole object
         pos_cand = maps.inside(0)
-    positives = spaced_sample(pos_cand, n_pos, 0, rng)
+    positives = sampler.spaced(pos_cand, n_pos, 0)
 
     ring = border_width(maps.area, border_scale)
     has = np.array([maps.area < maps.height * maps.width, maps.has_others(), True], bool)
@@ -80,6 +82,6 @@ def multipoint_clicks(
     negatives = no_points()
     for i in range(3):
         if counts[i]:
-            more = spaced_sample(sources[i], int(counts[i]), 0, rng, avoid=negatives)
+            more = sampler.spaced(sources[i], int(counts[i]), 0, avoid=negatives)
             negatives = np.concatenate([negatives, more])
     return positives, negatives, n_pos, n_neg

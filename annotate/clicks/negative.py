@@ -17,7 +17,7 @@ import numpy as np
 
 from annotate.clicks.instance import InstanceMaps
 from annotate.clicks.positive import as_maps
-from annotate.clicks.sampling import farthest_point_cover, spaced_sample
+from annotate.clicks.sampling import Sampler, farthest_point_cover, spaced_sample
 
 
 def xu_negatives_background(
@@ -26,7 +26,7 @@ def xu_negatives_background(
     d_margin: float,
     d_step: float,
     d_max: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
 ) -> np.ndarray:
     """Strategy 1. With a plain mask, the crop is built here (reach ``d_max``)."""
     maps = as_maps(mask_or_maps, reach=d_max)
@@ -38,7 +38,7 @@ def xu_negatives_other_objects(
     n: int,
     d_margin: float,
     d_step: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
     others: np.ndarray | None = None,
 ) -> np.ndarray:
     """Strategy 2: ``others`` is the H x W mask of the image's other objects (or set on the maps)."""
@@ -51,7 +51,7 @@ def xu_negatives_boundary(
     n: int,
     d_margin: float,
     band: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
 ) -> np.ndarray:
     """Strategy 3: greedy farthest-point cover of the outer boundary band."""
     maps = as_maps(mask_or_maps, reach=d_margin + band)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.sampling import spaced_sample
+from annotate.clicks.sampling import Sampler, spaced_sample
 
 
 def as_maps(mask_or_maps: np.ndarray | InstanceMaps, reach: float = 0.0, others: np.ndarray | None = None) -> InstanceMaps:
@@ -23,7 +23,7 @@ def xu_positives(
     n: int,
     d_margin: float,
     d_step: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
 ) -> np.ndarray:
     """Up to ``n`` positive clicks as an (m, 2) int array of image ``[x, y]`` (x = column, y = row).
 

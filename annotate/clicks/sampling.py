@@ -1,22 +1,36 @@
-"""Seeded point samplers over candidate pixel sets, shared by every strategy."""
+"""Seeded point samplers over candidate pixel sets, shared by every strategy.
+
+A :class:`Sampler` wraps the generator of one (instance, strategy) and keeps, per candidate
+set, a stream of uniform random pixels of the set (drawn in batches on its rectangle, filtered
+by the set's map or predicate). The K click sets of the strategy consume these streams in
+order: set k uses the draws after those set k-1 used, so every set is an independent uniform
+sample, and one batch of draws (one vectorised test) serves several sets.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from annotate.clicks.instance import Candidates
 
-# Every click set has its own generator:
-# np.random.default_rng([seed, CLICKS_SALT, strategy code, annotation id, set index]).
+# Every (instance, strategy) has its own generator:
+# np.random.default_rng([seed, CLICKS_SALT, strategy code, annotation id]).
 CLICKS_SALT = 0xC11C5
-_REJECTION_ROUNDS = 3
+# Uniform draws one click set may spend on rejection sampling (per requested point, plus a
+# constant) before it enumerates the candidates exactly: sparse or exhausted sets end there.
+_DRAWS_PER_POINT = 84
+_DRAWS_BASE = 336
+_MIN_BATCH, _MAX_BATCH = 256, 1 << 14  # one batch usually serves all K sets
 
 
-def instance_rng(seed: int, strategy_code: int, annotation_id: int, set_index: int) -> np.random.Generator:
-    """The generator of one click set: depends only on these ids, never on order or worker count."""
+def instance_rng(seed: int, strategy_code: int, annotation_id: int) -> np.random.Generator:
+    """The generator of one (instance, strategy): depends only on these ids, never on order or
+    worker count."""
     if annotation_id < 0:
         raise ValueError(f"annotation id must be >= 0 (got {annotation_id})")
-    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, int(strategy_code), int(annotation_id), int(set_index)]
+    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, int(strategy_code), int(annotation_id)]
     if 0 <= min(entropy) and max(entropy) <= 0xFFFFFFFF:
         # the same entropy words as the list (each value < 2**32 is one 32-bit word), coerced
         # by numpy about twice as fast
@@ -50,136 +64,211 @@ def uniform_pixels(cand: Candidates, m: int, rng: np.random.Generator) -> np.nda
     return pts
 
 
-def _far_enough(x: int, y: int, fixed: list[tuple[int, int]], md2: float) -> bool:
-    for cx, cy in fixed:
-        dx, dy = x - cx, y - cy
-        if dx * dx + dy * dy < md2:
-            return False
-    return True
+class _Stream:
+    """Uniform random candidates of one set, in draw order (``pos``: the next unused one)."""
+
+    __slots__ = ("cand", "xs", "ys", "pos", "drawn", "hits")
+
+    def __init__(self, cand: Candidates) -> None:
+        self.cand = cand
+        self.xs: list[int] = []
+        self.ys: list[int] = []
+        self.pos = 0  # next unused candidate
+        self.drawn = 0
+        self.hits = 0
+
+    def refill(self, rng: np.random.Generator, want: int, limit: int) -> None:
+        """Draw a batch sized to yield about ``want`` candidates, at most ``limit`` draws."""
+        rate = (self.hits + 1) / (self.drawn + 2)  # Laplace estimate of the hit rate
+        m = int(min(limit, _MAX_BATCH, max(_MIN_BATCH, math.ceil(1.5 * want / rate))))
+        cand = self.cand
+        if cand.mapped:
+            flat = cand.flat()
+            w = cand.x1 - cand.x0
+            idx = (rng.random(m) * flat.size).astype(np.int64)
+            hit = np.flatnonzero(flat[idx])
+            idx = idx[hit]
+            ys = idx // w
+            idx -= ys * w
+            idx += cand.x0
+            ys += cand.y0
+            xs = idx
+        else:
+            pts = uniform_pixels(cand, m, rng)
+            hit = np.flatnonzero(cand.pred(pts[:, 0], pts[:, 1]))
+            xs, ys = pts[hit, 0], pts[hit, 1]
+        # compact the consumed prefix away now and then (streams live for one instance)
+        if self.pos > 256:
+            del self.xs[: self.pos], self.ys[: self.pos]
+            self.pos = 0
+        self.xs.extend(xs.tolist())
+        self.ys.extend(ys.tolist())
+        self.drawn += m
+        self.hits += len(hit)
 
 
-def _random_candidates(cand: Candidates, m: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """The candidates among ``m`` uniform random pixels of the rectangle, as ``(x, y)`` tuples in draw order."""
-    if cand.mapped:
-        flat = cand.flat()
-        w = cand.x1 - cand.x0
-        idx = (rng.random(m) * flat.size).astype(np.int64)
-        idx = idx[flat[idx]]
-        ys = idx // w
-        idx -= ys * w
-        idx += cand.x0
-        ys += cand.y0
-        return list(zip(idx.tolist(), ys.tolist()))
-    pts = uniform_pixels(cand, m, rng)
-    return list(map(tuple, pts[cand.pred(pts[:, 0], pts[:, 1])].tolist()))
+class Sampler:
+    """Draws points for the click sets of one (instance, strategy) from one generator.
+
+    ``spaced`` and ``cover`` consume the generator (and the per-set streams) in call order, so
+    a fixed sequence of calls gives fixed points; set k of a strategy depends only on the
+    generator and the sets before it (fewer sets per strategy leave the first ones unchanged).
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._streams: dict[int, _Stream] = {}
+
+    def _stream(self, cand: Candidates) -> _Stream:
+        s = self._streams.get(id(cand))
+        if s is None or s.cand is not cand:
+            s = self._streams[id(cand)] = _Stream(cand)
+        return s
+
+    def spaced(self, cand: Candidates, n: int, min_dist: float, avoid: np.ndarray | None = None) -> np.ndarray:
+        """Up to ``n`` distinct random candidates, pairwise at least ``min_dist`` apart.
+
+        ``avoid``: (k, 2) image ``[x, y]`` points the new ones must also be ``min_dist`` from
+        and differ from. Points are uniform over the valid candidates: first by rejection
+        sampling on the candidate rectangle, then (if that found too few) from the exact
+        enumeration, so fewer than ``n`` come back only when no valid candidate is left.
+        Returns an (m, 2) int64 array of image ``[x, y]``.
+        """
+        if n <= 0 or cand.region_empty:
+            return no_points()
+        md2 = max(float(min_dist) ** 2, 1.0)  # distinct pixels at least
+        fixed: list[tuple[int, int]] = [tuple(q) for q in np.asarray(avoid).tolist()] if avoid is not None else []
+        s = self._stream(cand)
+        budget = _DRAWS_PER_POINT * n + _DRAWS_BASE
+        start = s.drawn
+        chosen: list[tuple[int, int]] = []
+        xs, ys = s.xs, s.ys
+        if md2 <= 1.0:
+            taken = set(fixed)
+            while True:
+                if s.pos == len(xs):
+                    left = budget - (s.drawn - start)
+                    if left <= 0:
+                        break
+                    s.refill(self.rng, n - len(chosen), left)
+                    xs, ys = s.xs, s.ys
+                    continue
+                q = (xs[s.pos], ys[s.pos])
+                s.pos += 1
+                if q not in taken:
+                    taken.add(q)
+                    chosen.append(q)
+                    if len(chosen) == n:
+                        return np.asarray(chosen, np.int64)
+            return self._distinct_exact(cand, n, chosen, taken)
+        while True:
+            if s.pos == len(xs):
+                left = budget - (s.drawn - start)
+                if left <= 0:
+                    break
+                s.refill(self.rng, n - len(chosen), left)
+                xs, ys = s.xs, s.ys
+                continue
+            x, y = xs[s.pos], ys[s.pos]
+            s.pos += 1
+            for cx, cy in fixed:
+                dx, dy = x - cx, y - cy
+                if dx * dx + dy * dy < md2:
+                    break
+            else:
+                chosen.append((x, y))
+                fixed.append((x, y))
+                if len(chosen) == n:
+                    return np.asarray(chosen, np.int64)
+        return self._spaced_exact(cand, n, md2, chosen, fixed)
+
+    def _spaced_exact(self, cand: Candidates, n: int, md2: float, chosen: list, fixed: list) -> np.ndarray:
+        """Finish a spaced sample from the enumerated candidates (rejection sampling fell short)."""
+        pool = cand.xy()
+        while len(chosen) < n and len(pool):
+            keep = np.ones(len(pool), bool)
+            for cx, cy in fixed:
+                keep &= (pool[:, 0] - cx) ** 2 + (pool[:, 1] - cy) ** 2 >= md2
+            pool = pool[keep]
+            if not len(pool):
+                break
+            for x, y in pool[(self.rng.random(2 * (n - len(chosen)) + 4) * len(pool)).astype(np.int64)].tolist():
+                if all((x - cx) ** 2 + (y - cy) ** 2 >= md2 for cx, cy in fixed):
+                    chosen.append((x, y))
+                    fixed.append((x, y))
+                    if len(chosen) == n:
+                        break
+        return np.asarray(chosen, np.int64).reshape(-1, 2)
+
+    def _distinct_exact(self, cand: Candidates, n: int, chosen: list, taken: set) -> np.ndarray:
+        """Finish a distinct sample from the enumerated candidates."""
+        pool = cand.xy()
+        if len(pool):
+            if taken:
+                keys = pool[:, 0] * (1 << 32) + pool[:, 1]
+                pool = pool[~np.isin(keys, np.array([x * (1 << 32) + y for x, y in taken], np.int64))]
+            k = min(n - len(chosen), len(pool))
+            if k:
+                pick = np.sort(self.rng.choice(len(pool), size=k, replace=False))
+                chosen.extend(map(tuple, pool[pick].tolist()))
+        return np.asarray(chosen, np.int64).reshape(-1, 2)
+
+    def cover(self, cand: Candidates, n: int) -> np.ndarray:
+        """Greedy farthest-point cover: a random first candidate, then each next one farthest
+        from the chosen.
+
+        The result's covering radius (largest distance of any candidate to its nearest chosen
+        point) is at most the smallest distance between two chosen points (a 2-approximation of
+        the best cover with this many points). Fewer than ``n`` only when the candidates run
+        out. Ties go to the first candidate in row-major order.
+        """
+        if n <= 0 or cand.region_empty:
+            return no_points()
+        xs, ys = cand.xy_int()  # relative to the rectangle's corner
+        if not len(xs):
+            return no_points()
+        j = int(self.rng.integers(0, len(xs)))
+        chosen = [j]
+        dx = np.empty_like(xs)
+        dy = np.empty_like(ys)
+
+        def sq_dist(j: int) -> np.ndarray:  # squared distances to candidate j, into dx (exact integers)
+            np.subtract(xs, xs[j], out=dx)
+            np.multiply(dx, dx, out=dx)
+            np.subtract(ys, ys[j], out=dy)
+            np.multiply(dy, dy, out=dy)
+            return np.add(dx, dy, out=dx)
+
+        d2 = sq_dist(j).copy()
+        while len(chosen) < n:
+            j = int(d2.argmax())
+            if d2[j] <= 0:
+                break
+            chosen.append(j)
+            np.minimum(d2, sq_dist(j), out=d2)
+        idx = np.asarray(chosen, np.int64)
+        return np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
+
+
+def as_sampler(rng: np.random.Generator | Sampler) -> Sampler:
+    """A :class:`Sampler` for ``rng`` (a fresh one for a bare generator: one click set)."""
+    return rng if isinstance(rng, Sampler) else Sampler(rng)
 
 
 def spaced_sample(
     cand: Candidates,
     n: int,
     min_dist: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sampler,
     avoid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Up to ``n`` distinct random candidates, pairwise at least ``min_dist`` apart.
-
-    ``avoid``: (k, 2) image ``[x, y]`` points the new ones must also be ``min_dist`` from and
-    differ from. Points are drawn uniformly from the valid candidates, first by rejection on the
-    candidate rectangle, then (if that found too few) from the exact enumeration, so fewer than
-    ``n`` points come back only when no valid candidate is left.
-    Returns an (m, 2) int64 array of image ``[x, y]``.
-    """
-    if n <= 0 or cand.region_empty:
-        return no_points()
-    md2 = max(float(min_dist) ** 2, 1.0)  # distinct pixels at least
-    fixed: list[tuple[int, int]] = [tuple(q) for q in np.asarray(avoid).tolist()] if avoid is not None else []
-    if md2 <= 1.0:
-        return _distinct_sample(cand, n, rng, set(fixed))
-    chosen: list[tuple[int, int]] = []
-    # 1. rejection sampling on the rectangle: no enumeration for the common case
-    for attempt in range(_REJECTION_ROUNDS):
-        m = (4 * (n - len(chosen)) + 16) << (2 * attempt)  # larger batches when candidates are sparse
-        for x, y in _random_candidates(cand, m, rng):
-            if _far_enough(x, y, fixed, md2):
-                chosen.append((x, y))
-                fixed.append((x, y))
-                if len(chosen) == n:
-                    return np.asarray(chosen, np.int64)
-    # 2. exact: enumerate, drop what is too close, draw from the rest
-    pool = cand.xy()
-    while len(chosen) < n and len(pool):
-        keep = np.ones(len(pool), bool)
-        for cx, cy in fixed:
-            keep &= (pool[:, 0] - cx) ** 2 + (pool[:, 1] - cy) ** 2 >= md2
-        pool = pool[keep]
-        if not len(pool):
-            break
-        for x, y in pool[(rng.random(2 * (n - len(chosen)) + 4) * len(pool)).astype(np.int64)].tolist():
-            if _far_enough(x, y, fixed, md2):
-                chosen.append((x, y))
-                fixed.append((x, y))
-                if len(chosen) == n:
-                    break
-    return np.asarray(chosen, np.int64).reshape(-1, 2)
+    """:meth:`Sampler.spaced` (``rng``: a generator or a :class:`Sampler`)."""
+    return as_sampler(rng).spaced(cand, n, min_dist, avoid)
 
 
-def _distinct_sample(cand: Candidates, n: int, rng: np.random.Generator, taken: set) -> np.ndarray:
-    """:func:`spaced_sample` without spacing: ``n`` distinct candidates not in ``taken``."""
-    chosen: list[tuple[int, int]] = []
-    for attempt in range(_REJECTION_ROUNDS):
-        m = (2 * (n - len(chosen)) + 16) << (2 * attempt)
-        for q in _random_candidates(cand, m, rng):
-            if q not in taken:
-                taken.add(q)
-                chosen.append(q)
-                if len(chosen) == n:
-                    return np.asarray(chosen, np.int64)
-    pool = cand.xy()
-    if len(pool):
-        if taken:
-            keys = pool[:, 0] * (1 << 32) + pool[:, 1]
-            pool = pool[~np.isin(keys, np.array([x * (1 << 32) + y for x, y in taken], np.int64))]
-        k = min(n - len(chosen), len(pool))
-        if k:
-            pick = np.sort(rng.choice(len(pool), size=k, replace=False))
-            chosen.extend(map(tuple, pool[pick].tolist()))
-    return np.asarray(chosen, np.int64).reshape(-1, 2)
-
-
-def farthest_point_cover(cand: Candidates, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Greedy farthest-point cover: a random first candidate, then each next one farthest from the chosen.
-
-    The result's covering radius (largest distance of any candidate to its nearest chosen
-    point) is at most the smallest distance between two chosen points (a 2-approximation of the
-    best cover with this many points). Fewer than ``n`` only when the candidates run out.
-    Ties go to the first candidate in row-major order.
-    """
-    if n <= 0 or cand.region_empty:
-        return no_points()
-    xs, ys = cand.xy_int()  # relative to the rectangle's corner
-    if not len(xs):
-        return no_points()
-    j = int(rng.integers(0, len(xs)))
-    chosen = [j]
-    dx = np.empty_like(xs)
-    dy = np.empty_like(ys)
-
-    def sq_dist(j: int) -> np.ndarray:  # squared distances to candidate j, into dx (exact integers)
-        np.subtract(xs, xs[j], out=dx)
-        np.multiply(dx, dx, out=dx)
-        np.subtract(ys, ys[j], out=dy)
-        np.multiply(dy, dy, out=dy)
-        return np.add(dx, dy, out=dx)
-
-    d2 = sq_dist(j).copy()
-    while len(chosen) < n:
-        j = int(d2.argmax())
-        if d2[j] <= 0:
-            break
-        chosen.append(j)
-        np.minimum(d2, sq_dist(j), out=d2)
-    idx = np.asarray(chosen, np.int64)
-    return np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
+def farthest_point_cover(cand: Candidates, n: int, rng: np.random.Generator | Sampler) -> np.ndarray:
+    """:meth:`Sampler.cover` (``rng``: a generator or a :class:`Sampler`)."""
+    return as_sampler(rng).cover(cand, n)
 
 
 def covering_radius(cand_xy: np.ndarray, points: np.ndarray) -> float:

@@ -7,9 +7,11 @@ Strategies (``clicks.strategies`` in params.yaml):
 - ``xu_pos_neg3``: Xu positives + strategy-3 negatives (farthest-point cover of the outer boundary).
 - ``multipoint``: the RITM-style multi-point sampler (:mod:`annotate.clicks.multipoint`).
 
-Each set is drawn from ``np.random.default_rng([seed, CLICKS_SALT, code, annotation_id, set_index])``
-with ``code`` the strategy's fixed number below, so a set never depends on which other sets,
-instances or workers exist.
+The K sets of one strategy and instance are drawn in order from one generator,
+``np.random.default_rng([seed, CLICKS_SALT, code, annotation_id])`` with ``code`` the strategy's
+fixed number below (through one :class:`~annotate.clicks.sampling.Sampler`). So a set never
+depends on other strategies, instances or workers; set k depends on the sets before it of the
+same strategy and instance only (fewer sets per strategy leave the first ones unchanged).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from annotate.clicks.instance import InstanceMaps, Layer
 from annotate.clicks.multipoint import border_width, multipoint_clicks
 from annotate.clicks.negative import xu_negatives_background, xu_negatives_boundary, xu_negatives_other_objects
 from annotate.clicks.positive import xu_positives
-from annotate.clicks.sampling import draw_count, instance_rng
+from annotate.clicks.sampling import Sampler, as_sampler, draw_count, instance_rng
 from portraitkit.params import ClicksParams
 
 # Fixed numbers: part of the seed, never renumber.
@@ -66,13 +68,20 @@ def build_maps_from_crop(
     return InstanceMaps.from_crop(height, width, x0, y0, crop, reach(params, area), others)
 
 
-def simulate(maps: InstanceMaps, strategy: str, params: ClicksParams, rng: np.random.Generator) -> ClickSet:
-    """One click set of ``strategy`` for the object of ``maps`` (see :func:`build_maps`)."""
+def simulate(
+    maps: InstanceMaps, strategy: str, params: ClicksParams, rng: np.random.Generator | Sampler
+) -> ClickSet:
+    """One click set of ``strategy`` for the object of ``maps`` (see :func:`build_maps`).
+
+    ``rng``: a generator, or a :class:`~annotate.clicks.sampling.Sampler` shared by the
+    successive sets of one strategy (what :func:`instance_sets` does).
+    """
     p = params
+    sampler = as_sampler(rng)
     if strategy == "multipoint":
         pos, neg, npr, nnr = multipoint_clicks(
             maps,
-            rng,
+            sampler,
             max_points=p.mp_max_points,
             gamma=p.mp_gamma,
             pos_erode=p.mp_pos_erode,
@@ -82,16 +91,16 @@ def simulate(maps: InstanceMaps, strategy: str, params: ClicksParams, rng: np.ra
         return ClickSet(pos, neg, npr, nnr)
     if strategy not in STRATEGY_CODES:
         raise ValueError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGY_CODES)})")
-    n_pos = draw_count(rng, p.n_pos)
-    rng_range = {"xu_pos_neg1": p.n_neg1, "xu_pos_neg2": p.n_neg2, "xu_pos_neg3": p.n_neg3}[strategy]
-    n_neg = draw_count(rng, rng_range)
-    pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, rng)
+    n_pos = draw_count(sampler.rng, p.n_pos)
+    neg_range = {"xu_pos_neg1": p.n_neg1, "xu_pos_neg2": p.n_neg2, "xu_pos_neg3": p.n_neg3}[strategy]
+    n_neg = draw_count(sampler.rng, neg_range)
+    pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, sampler)
     if strategy == "xu_pos_neg1":
-        neg = xu_negatives_background(maps, n_neg, p.d_margin, p.d_step, p.d_max, rng)
+        neg = xu_negatives_background(maps, n_neg, p.d_margin, p.d_step, p.d_max, sampler)
     elif strategy == "xu_pos_neg2":
-        neg = xu_negatives_other_objects(maps, n_neg, p.d_margin, p.d_step, rng)
+        neg = xu_negatives_other_objects(maps, n_neg, p.d_margin, p.d_step, sampler)
     else:
-        neg = xu_negatives_boundary(maps, n_neg, p.d_margin, p.neg3_band, rng)
+        neg = xu_negatives_boundary(maps, n_neg, p.d_margin, p.neg3_band, sampler)
     return ClickSet(pos, neg, n_pos, n_neg)
 
 
@@ -101,8 +110,8 @@ def instance_sets(
     """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``."""
     out = []
     for strategy in params.strategies:
-        code = STRATEGY_CODES[strategy]
+        sampler = Sampler(instance_rng(seed, STRATEGY_CODES[strategy], annotation_id))
         for k in range(params.sets_per_strategy):
-            out.append((strategy, k, simulate(maps, strategy, params, instance_rng(seed, code, annotation_id, k))))
+            out.append((strategy, k, simulate(maps, strategy, params, sampler)))
     return out
 
