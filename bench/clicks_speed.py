@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from annotate.clicks.stage import generate_rows, load_tasks, make_pool
+from annotate.clicks.stage import SetBlock, generate_sets, load_tasks, make_pool
 from annotate.clicks.synthetic import make_curated
 from portraitkit.params import load_params, override
 
@@ -85,12 +85,12 @@ def main() -> None:
             n_inst = n_sets = 0
             for _ in range(args.repeat):
                 t0, c0 = time.perf_counter(), _cpu(pool)
-                parts = generate_rows(tasks, clicks, params.seed, params.curate.person_category_id, clicks.workers, pool)
-                rows = [r for part in parts for r in part]
+                parts = generate_sets(tasks, clicks, params.seed, params.curate.person_category_id, clicks.workers, pool)
+                block = SetBlock.concat(list(parts))
                 best = min(best, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, _cpu(pool) - c0)
-                n_sets = len(rows)
-                n_inst = len({r[0] for r in rows})
+                n_sets = len(block)
+                n_inst = len(set(block.annotation_ids.tolist()))
             if pool is not None:
                 pool.shutdown()
             print(f"images: {len(tasks)}  person instances: {n_inst}  click sets: {n_sets}  "

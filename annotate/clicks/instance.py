@@ -142,11 +142,13 @@ class ArrayLayer:
 
 
 class PiecesLayer:
-    """Other objects given as cropped masks ``(x0, y0, mask)`` of an H x W image (what the stage decodes)."""
+    """Other objects given as cropped masks ``(x0, y0, mask)`` of an H x W image (what the stage
+    decodes); masks are bool or uint8 0/1 (as :func:`~annotate.clicks.decode.decode_cropped`
+    gives them), anything else is converted."""
 
     def __init__(self, height: int, width: int, pieces: list[tuple[int, int, np.ndarray]]) -> None:
         self.height, self.width = height, width
-        self.pieces = [(int(x0), int(y0), m) for x0, y0, m in pieces if m.size]
+        self.pieces = [(int(x0), int(y0), _as01(m)) for x0, y0, m in pieces if m.size]
 
     def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         out = np.zeros(np.shape(x), bool)
@@ -166,13 +168,14 @@ class PiecesLayer:
 
     def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """A new bool array of the rectangle ``[x0, x1) x [y0, y1)`` (the union there)."""
-        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
+        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
         for px, py, m in self.pieces:
             h, w = m.shape
             ax0, ay0, ax1, ay1 = max(px, x0), max(py, y0), min(px + w, x1), min(py + h, y1)
             if ax1 > ax0 and ay1 > ay0:
-                out[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] |= m[ay0 - py : ay1 - py, ax0 - px : ax1 - px] != 0
-        return out
+                dst = out[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0]
+                np.bitwise_or(dst, m[ay0 - py : ay1 - py, ax0 - px : ax1 - px], out=dst)
+        return out.view(bool)
 
     def any(self) -> bool:
         return any(bool(m.any()) for _, _, m in self.pieces)
@@ -190,6 +193,13 @@ class PiecesLayer:
 
 
 Layer = ArrayLayer | PiecesLayer
+
+
+def _as01(m: np.ndarray) -> np.ndarray:
+    """``m`` as uint8 0/1 (bool and uint8 arrays are taken as they are: decoded masks are 0/1)."""
+    if m.dtype == bool:
+        return m.view(np.uint8)
+    return m if m.dtype == np.uint8 else (m != 0).view(np.uint8)
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -316,9 +326,11 @@ class InstanceMaps:
             n = disk_n(r, strict)
             if n < 0:
                 m = np.zeros((ry1 - ry0, rx1 - rx0), bool)  # nothing is nearer than 0
+            elif (dil := self._dilation(n))[:2] == (rx0, ry0) and dil[2].shape == (ry1 - ry0, rx1 - rx0):
+                m = dil[2].view(bool)  # away from the image edge: the dilation's own box
             else:
                 # the unclipped dilation lies inside the box grown by isqrt(n) <= g: paste it
-                dx0, dy0, d = self._dilation(n)
+                dx0, dy0, d = dil
                 m = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
                 ax0, ay0 = max(rx0, dx0), max(ry0, dy0)
                 ax1, ay1 = min(rx1, dx0 + d.shape[1]), min(ry1, dy0 + d.shape[0])
@@ -431,6 +443,13 @@ class InstanceMaps:
             self._has_others = self.others.any()
         return self._has_others
 
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per instance and key (for per-instance values of samplers)."""
+        v = self._cache.get(key)
+        if v is None:
+            v = self._cache[key] = make()
+        return v
+
     # -- candidate sets ----------------------------------------------------------------------
     def _cached(self, key: Any, make: Callable[[], Candidates]) -> Candidates:
         c = self._cache.get(key)
@@ -473,10 +492,13 @@ class InstanceMaps:
             rx1, ry1 = min(self.width, self.bx1 + g), min(self.height, self.by1 + g)
             if hi < lo:
                 return Candidates(rx0, ry0, rx0, ry0, lambda x, y: np.zeros(np.shape(x), bool), lambda: np.zeros((0, 0), bool))
-            if hi <= self.SMALL:
+            def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                ok = ~self.near(x, y, lo, strict=True)
+                if ok.any():
+                    ok[ok] = self.dist_out(x[ok], y[ok], upto=hi) <= hi
+                return ok
 
-                def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-                    return self.near(x, y, hi) & ~self.near(x, y, lo, strict=True)
+            if hi <= self.SMALL:
 
                 def region_map() -> np.ndarray:
                     ox, oy, outer = self.dilated(hi, False)
@@ -487,12 +509,6 @@ class InstanceMaps:
 
             else:
 
-                def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-                    ok = ~self.near(x, y, lo, strict=True)
-                    if ok.any():
-                        ok[ok] = self.dist_out(x[ok], y[ok], upto=hi) <= hi
-                    return ok
-
                 def region_map() -> np.ndarray:
                     # exact distance transform on the region (only when rejection sampling fell short)
                     arr = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
@@ -500,9 +516,10 @@ class InstanceMaps:
                     dt = edt_outside(arr)
                     return (dt >= lo) & (dt <= hi) & (arr == 0)
 
-            c = Candidates(rx0, ry0, rx1, ry1, pred, region_map)
-            c.mapped = hi <= self.SMALL  # the dilations are needed anyway
-            return c
+            # not mapped: samplers test their draws with one k-d tree query per batch (the
+            # tree serves every ring and distance of the instance); the region map is built
+            # only to enumerate the ring (strategy 3, or when rejection sampling falls short)
+            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
 
         return self._cached(("ring", lo, hi), make)
 
@@ -517,8 +534,14 @@ class InstanceMaps:
                 m[oy : oy + near.shape[0], ox : ox + near.shape[1]] &= ~near
                 return m
 
+            def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                ok = ~self.target(x, y)  # the tree's distances hold for pixels off the object
+                if ok.any():
+                    ok[ok] = self.dist_out(x[ok], y[ok], upto=d) > d
+                return ok
+
             # not mapped: an image-sized map per instance costs more than the few draws from it
-            return Candidates(0, 0, self.width, self.height, lambda x, y: ~self.near(x, y, d), region_map)
+            return Candidates(0, 0, self.width, self.height, pred, region_map)
 
         return self._cached(("beyond", d), make)
 
@@ -560,8 +583,7 @@ class InstanceMaps:
                     win[iy0 - ry0 : iy1 - ry0, ix0 - rx0 : ix1 - rx0] &= ~near[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
                 return win
 
-            c = Candidates(rx0, ry0, rx1, ry1, pred, region_map)
-            c.mapped = True
-            return c
+            # not mapped: testing the draws costs less than building the map (used to enumerate)
+            return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
 
         return self._cached(("other", m), make)

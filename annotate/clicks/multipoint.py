@@ -14,6 +14,7 @@ Training with Mask Guidance for Interactive Segmentation").
 
 from __future__ import annotations
 
+import bisect
 import math
 from functools import lru_cache
 
@@ -24,8 +25,8 @@ from annotate.clicks.sampling import Sampler, as_sampler, no_points
 
 
 @lru_cache(maxsize=64)
-def _cdf(n_max: int, gamma: float, start: int) -> np.ndarray:
-    return np.cumsum(geometric_probs(n_max, gamma, start))
+def _cdf(n_max: int, gamma: float, start: int) -> list[float]:
+    return np.cumsum(geometric_probs(n_max, gamma, start)).tolist()
 
 
 def geometric_probs(n_max: int, gamma: float, start: int) -> np.ndarray:
@@ -37,7 +38,7 @@ def geometric_probs(n_max: int, gamma: float, start: int) -> np.ndarray:
 
 def draw_geometric(rng: np.random.Generator, n_max: int, gamma: float, start: int) -> int:
     cdf = _cdf(n_max, float(gamma), start)
-    return start + min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1)
+    return start + min(bisect.bisect_right(cdf, rng.random() * cdf[-1]), len(cdf) - 1)
 
 
 def border_width(area: int, scale: float) -> int:
@@ -67,21 +68,32 @@ def multipoint_clicks(
     if maps.area == 0:
         return no_points(), no_points(), n_pos, n_neg
 
-    pos_cand = maps.inside_strict(pos_erode)
-    if not maps.any_inside_strict(pos_erode):  # nothing survives the erosion: use the whole object
-        pos_cand = maps.inside(0)
+    pos_cand, neg_p, sources = _instance_sources(maps, pos_erode, border_scale, tuple(neg_probs))
     positives = sampler.spaced(pos_cand, n_pos, 0)
-
-    ring = border_width(maps.area, border_scale)
-    has = np.array([maps.area < maps.height * maps.width, maps.has_others(), True], bool)
-    p = np.asarray(neg_probs, np.float64) * has
-    if n_neg == 0 or p.sum() <= 0:
+    if n_neg == 0 or neg_p is None:
         return positives, no_points(), n_pos, n_neg
-    counts = rng.multinomial(n_neg, p / p.sum())
-    sources = (maps.outside_beyond(ring), maps.other_objects(0), maps.ring(1e-6, ring))
+    counts = rng.multinomial(n_neg, neg_p)
     negatives = no_points()
     for i in range(3):
         if counts[i]:
             more = sampler.spaced(sources[i], int(counts[i]), 0, avoid=negatives)
             negatives = np.concatenate([negatives, more])
     return positives, negatives, n_pos, n_neg
+
+
+def _instance_sources(maps: InstanceMaps, pos_erode: float, border_scale: float, neg_probs: tuple) -> tuple:
+    """``(positive candidates, negative source probabilities or None, negative sources)`` of one
+    object: the same for every set, so worked out once per instance."""
+
+    def make() -> tuple:
+        pos_cand = maps.inside_strict(pos_erode)
+        if not maps.any_inside_strict(pos_erode):  # nothing survives the erosion: use the whole object
+            pos_cand = maps.inside(0)
+        ring = border_width(maps.area, border_scale)
+        has = np.array([maps.area < maps.height * maps.width, maps.has_others(), True], bool)
+        p = np.asarray(neg_probs, np.float64) * has
+        neg_p = p / p.sum() if p.sum() > 0 else None
+        sources = (maps.outside_beyond(ring), maps.other_objects(0), maps.ring(1e-6, ring))
+        return pos_cand, neg_p, sources
+
+    return maps.memo(("multipoint", float(pos_erode), float(border_scale), neg_probs), make)

@@ -20,6 +20,7 @@ any ``workers``.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -92,13 +93,59 @@ def _decode(ann: dict[str, Any], h: int, w: int, where: str) -> tuple[int, int, 
         raise UserError(f"{where}: annotation {ann.get('id')}: segmentation: cannot decode ({exc})") from None
 
 
-def image_rows(task: Task, params: ClicksParams, seed: int, person_category_id: int) -> list[tuple]:
-    """All rows of one image (persons in annotation-id order)."""
+# The integer columns of a :class:`SetBlock` (split and strategy as their index in SPLITS and
+# params.strategies).
+META_COLUMNS = (
+    "annotation_id", "image_id", "split", "strategy", "set_index",
+    "n_pos_requested", "n_neg_requested", "shortfall", "n_other_objects",
+)
+
+
+@dataclass
+class SetBlock:
+    """Click sets of some images, column by column: cheap to build, to send between processes
+    and to turn into an Arrow table (no Python object per click)."""
+
+    meta: np.ndarray  # (n, len(META_COLUMNS)) int64
+    n_pos: np.ndarray  # (n,) clicks per set
+    n_neg: np.ndarray
+    pos: np.ndarray  # (n_pos.sum(), 2) int32 [x, y]: the positives of each set, set after set
+    neg: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    @property
+    def annotation_ids(self) -> np.ndarray:
+        return self.meta[:, 0]
+
+    @staticmethod
+    def empty() -> "SetBlock":
+        z = np.zeros(0, np.int64)
+        xy = np.zeros((0, 2), np.int32)
+        return SetBlock(np.zeros((0, len(META_COLUMNS)), np.int64), z, z.copy(), xy, xy.copy())
+
+    @staticmethod
+    def concat(blocks: list["SetBlock"]) -> "SetBlock":
+        blocks = [b for b in blocks if len(b)]
+        if not blocks:
+            return SetBlock.empty()
+        if len(blocks) == 1:
+            return blocks[0]
+        return SetBlock(
+            *(np.concatenate([getattr(b, f) for b in blocks]) for f in ("meta", "n_pos", "n_neg", "pos", "neg"))
+        )
+
+
+def image_sets(task: Task, params: ClicksParams, seed: int, person_category_id: int) -> SetBlock:
+    """All click sets of one image (persons in annotation-id order)."""
     split, img, anns = task
     h, w = int(img["height"]), int(img["width"])
     where = f"{split}.json: image {img['id']}"
     pieces = [_decode(a, h, w, where) for a in anns]
-    rows = []
+    split_code = SPLITS.index(split)
+    strategy_code = {s: i for i, s in enumerate(params.strategies)}
+    meta, pos, neg = [], [], []
     for i, ann in enumerate(anns):
         if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
             continue
@@ -106,11 +153,21 @@ def image_rows(task: Task, params: ClicksParams, seed: int, person_category_id: 
         x0, y0, crop = pieces[i]
         maps = build_maps_from_crop(h, w, x0, y0, crop, params, others)
         for strategy, k, cs in instance_sets(maps, int(ann["id"]), params, seed):
-            rows.append(
-                (int(ann["id"]), int(img["id"]), split, strategy, k, cs.positives.tolist(), cs.negatives.tolist(),
+            meta.append(
+                (int(ann["id"]), int(img["id"]), split_code, strategy_code[strategy], k,
                  cs.n_pos_requested, cs.n_neg_requested, cs.shortfall, len(anns) - 1)
             )
-    return rows
+            pos.append(cs.positives)
+            neg.append(cs.negatives)
+    if not meta:
+        return SetBlock.empty()
+    return SetBlock(
+        np.array(meta, np.int64).reshape(-1, len(META_COLUMNS)),
+        np.array([len(p) for p in pos], np.int64),
+        np.array([len(q) for q in neg], np.int64),
+        np.concatenate(pos).astype(np.int32).reshape(-1, 2),
+        np.concatenate(neg).astype(np.int32).reshape(-1, 2),
+    )
 
 
 def _init_worker() -> None:
@@ -119,13 +176,10 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already
 
 
-def _worker(args: tuple[list[Task], dict, int, int]) -> list[tuple]:
+def _worker(args: tuple[list[Task], dict, int, int]) -> SetBlock:
     tasks, params_dict, seed, person_id = args
     params = ClicksParams.model_validate(params_dict)
-    out: list[tuple] = []
-    for t in tasks:
-        out.extend(image_rows(t, params, seed, person_id))
-    return out
+    return SetBlock.concat([image_sets(t, params, seed, person_id) for t in tasks])
 
 
 def chunk_size(n_tasks: int, workers: int) -> int:
@@ -134,7 +188,7 @@ def chunk_size(n_tasks: int, workers: int) -> int:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool for :func:`generate_rows`.
+    """A process pool for :func:`generate_sets`.
 
     Workers are spawned, not forked: a fork after OpenCV has started its thread pool (any cv2
     call in the parent, e.g. an earlier test or the demo generator) can deadlock the child.
@@ -146,21 +200,21 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def generate_rows(
+def generate_sets(
     tasks: list[Task],
     params: ClicksParams,
     seed: int,
     person_category_id: int,
     workers: int = 1,
     pool: ProcessPoolExecutor | None = None,
-) -> Iterator[list[tuple]]:
-    """Rows per chunk of images, in task order whatever ``workers`` is (``pool``: reuse a
+) -> Iterator[SetBlock]:
+    """Click sets per chunk of images, in task order whatever ``workers`` is (``pool``: reuse a
     :func:`make_pool` pool instead of starting one)."""
     size = chunk_size(len(tasks), workers)
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     if workers <= 1 or len(chunks) <= 1:
         for c in chunks:
-            yield [r for t in c for r in image_rows(t, params, seed, person_category_id)]
+            yield SetBlock.concat([image_sets(t, params, seed, person_category_id) for t in c])
         return
     pd_ = params.model_dump()
     jobs = [(c, pd_, seed, person_category_id) for c in chunks]
@@ -171,28 +225,38 @@ def generate_rows(
         yield from own.map(_worker, jobs)
 
 
-def rows_to_frame(rows: list[tuple], strategies: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    order = {s: i for i, s in enumerate(strategies)}
-    df = df.sort_values(
-        ["image_id", "annotation_id", "strategy", "set_index"],
-        key=lambda col: col.map(order) if col.name == "strategy" else col,
-        kind="stable",
-    ).reset_index(drop=True)
-    for c in ("annotation_id", "image_id"):
-        df[c] = df[c].astype("int64")
-    for c in ("set_index", "n_pos_requested", "n_neg_requested", "shortfall", "n_other_objects"):
-        df[c] = df[c].astype("int32")
-    return df
+def _gather(counts: np.ndarray, points: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder the per-set point runs of ``points`` (run lengths ``counts``) by ``order``."""
+    starts = np.cumsum(counts) - counts
+    c = counts[order]
+    new_starts = np.cumsum(c) - c
+    idx = np.repeat(starts[order] - new_starts, c) + np.arange(int(c.sum()), dtype=np.int64)
+    return c, points[idx]
 
 
-def write_clicks_parquet(path: Path, df: pd.DataFrame) -> None:
-    """Parquet with an explicit schema (click lists stay list<list<int32>> even when all empty)."""
+def _xy_lists(counts: np.ndarray, points: np.ndarray):
+    """An Arrow list<list<int32>> column: one list of ``[x, y]`` pairs per set."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from portraitkit.io import atomic_path
+    pairs = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, 2 * len(points) + 1, 2, dtype=np.int32)),
+        pa.array(np.ascontiguousarray(points, np.int32).reshape(-1)),
+    )
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pairs)
 
+
+def sets_to_table(block: SetBlock, strategies: list[str]):
+    """The ``clicks.parquet`` table: rows sorted by image, annotation, strategy (params order)
+    and set index, with an explicit schema (click lists stay list<list<int32>> when empty)."""
+    import pyarrow as pa
+
+    m = block.meta
+    order = np.lexsort((m[:, 4], m[:, 3], m[:, 0], m[:, 1]))  # stable: image, annotation, strategy, set
+    m = m[order]
+    n_pos, pos = _gather(block.n_pos, block.pos, order)
+    n_neg, neg = _gather(block.n_neg, block.neg, order)
     xy = pa.list_(pa.list_(pa.int32()))
     schema = pa.schema(
         [
@@ -202,14 +266,39 @@ def write_clicks_parquet(path: Path, df: pd.DataFrame) -> None:
             ("n_other_objects", pa.int32()),
         ]
     )
-    table = pa.Table.from_pandas(df[COLUMNS].reset_index(drop=True), schema=schema, preserve_index=False)
+    names = {"split": np.array(SPLITS, object), "strategy": np.array(list(strategies), object)}
+    cols = {
+        "annotation_id": pa.array(m[:, 0], pa.int64()),
+        "image_id": pa.array(m[:, 1], pa.int64()),
+        "split": pa.array(names["split"][m[:, 2]].tolist() if len(m) else [], pa.string()),
+        "strategy": pa.array(names["strategy"][m[:, 3]].tolist() if len(m) else [], pa.string()),
+        "set_index": pa.array(m[:, 4].astype(np.int32)),
+        "positives": _xy_lists(n_pos, pos).cast(xy),
+        "negatives": _xy_lists(n_neg, neg).cast(xy),
+        "n_pos_requested": pa.array(m[:, 5].astype(np.int32)),
+        "n_neg_requested": pa.array(m[:, 6].astype(np.int32)),
+        "shortfall": pa.array(m[:, 7].astype(np.int32)),
+        "n_other_objects": pa.array(m[:, 8].astype(np.int32)),
+    }
+    return pa.Table.from_arrays([cols[f.name] for f in schema], schema=schema)
+
+
+def write_clicks_parquet(path: Path, table) -> None:
+    import pyarrow.parquet as pq
+
+    from portraitkit.io import atomic_path
+
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
 
 
-def summarize(df: pd.DataFrame, n_images: int, params: ClicksParams, seed: int) -> dict[str, Any]:
-    n_pos = df["positives"].map(len)
-    n_neg = df["negatives"].map(len)
+def summarize(table, n_images: int, params: ClicksParams, seed: int) -> dict[str, Any]:
+    """``summary.json`` of the ``clicks.parquet`` table."""
+    import pyarrow.compute as pc
+
+    df = table.drop_columns(["positives", "negatives"]).to_pandas()
+    n_pos = pd.Series(pc.list_value_length(table["positives"]).to_numpy(zero_copy_only=False), index=df.index)
+    n_neg = pd.Series(pc.list_value_length(table["negatives"]).to_numpy(zero_copy_only=False), index=df.index)
     pos_short = df["n_pos_requested"] - n_pos
     per_strategy = {}
     for s in params.strategies:
@@ -265,15 +354,13 @@ def run_clicks(
     from portraitkit.cli_common import progress
 
     tasks = load_tasks(Path(curated), person_category_id)
-    rows: list[tuple] = []
-    chunks = generate_rows(tasks, params, seed, person_category_id, params.workers)
+    chunks = generate_sets(tasks, params, seed, person_category_id, params.workers)
     size = chunk_size(len(tasks), params.workers)
     n_chunks = -(-len(tasks) // size)
-    for part in progress(chunks, desc="clicks", total=n_chunks, unit="chunk") if show_progress else chunks:
-        rows.extend(part)
-    df = rows_to_frame(rows, params.strategies)
-    summary = summarize(df, len(tasks), params, seed)
+    blocks = list(progress(chunks, desc="clicks", total=n_chunks, unit="chunk") if show_progress else chunks)
+    table = sets_to_table(SetBlock.concat(blocks), params.strategies)
+    summary = summarize(table, len(tasks), params, seed)
     with atomic_dir(out) as tmp:
-        write_clicks_parquet(tmp / "clicks.parquet", df)
+        write_clicks_parquet(tmp / "clicks.parquet", table)
         write_json(tmp / "summary.json", summary)
     return summary
