@@ -370,3 +370,21 @@ def test_border_tree_gives_exact_outer_distances(s):
     y, x = np.nonzero(mask == 0)  # dist_out is asked of non-object pixels
     want = ndi.distance_transform_edt(mask == 0)[y, x]
     assert np.allclose(maps.dist_out(x, y), want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, other=st.integers(0, 2**32 - 1), seed=st.integers(0, 2**32 - 1), k=st.integers(1, 4))
+def test_instance_sets_equal_simulate_one_by_one(shape, other, seed, k):
+    """The stage's batched path draws exactly what K simulate() calls on one sampler draw."""
+    mask = random_shape(*shape)
+    others = random_shape(other, *mask.shape)
+    p = ClicksParams(sets_per_strategy=k)
+    got = instance_sets(build_maps(mask, p, others), 9, p, seed=seed)
+    maps = build_maps(mask, p, others)
+    want = []
+    for s in p.strategies:
+        sampler = Sampler(instance_rng(seed, {"xu_pos_neg1": 1, "xu_pos_neg2": 2, "xu_pos_neg3": 3, "multipoint": 4}[s], 9))
+        want += [(s, i, simulate(maps, s, p, sampler)) for i in range(k)]
+    assert [(s, i, c.positives.tolist(), c.negatives.tolist(), c.n_pos_requested, c.n_neg_requested) for s, i, c in got] == [
+        (s, i, c.positives.tolist(), c.negatives.tolist(), c.n_pos_requested, c.n_neg_requested) for s, i, c in want
+    ]

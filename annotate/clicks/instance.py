@@ -357,12 +357,21 @@ class InstanceMaps:
         return v
 
     def _lookup(self, x0: int, y0: int, m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``m`` (a bool map placed at (x0, y0)) at image pixels (x, y); False off the map."""
+        key = ("padded", id(m))  # maps live as long as the instance: ids are not reused
+        flat = self._cache.get(key)
         h, w = m.shape
-        out = np.zeros(np.shape(x), bool)
-        inside = (x >= x0) & (x < x0 + w) & (y >= y0) & (y < y0 + h)
-        if inside.any():
-            out[inside] = m[y[inside] - y0, x[inside] - x0]
-        return out
+        if flat is None:
+            # a False border: clipped coordinates of pixels off the map land on it
+            padded = cv2.copyMakeBorder(m.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+            flat = self._cache[key] = padded.view(bool).reshape(-1)
+        xi = np.subtract(x, x0 - 1)
+        np.minimum(np.maximum(xi, 0, out=xi), w + 1, out=xi)
+        yi = np.subtract(y, y0 - 1)
+        np.minimum(np.maximum(yi, 0, out=yi), h + 1, out=yi)
+        yi *= w + 2
+        yi += xi
+        return flat[yi]
 
     def target(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Is image pixel (x, y) on the object?"""
@@ -494,6 +503,8 @@ class InstanceMaps:
                 return Candidates(rx0, ry0, rx0, ry0, lambda x, y: np.zeros(np.shape(x), bool), lambda: np.zeros((0, 0), bool))
             def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
                 ok = ~self.near(x, y, lo, strict=True)
+                if hi <= self.SMALL:  # a small dilation answers it faster than k-d queries
+                    return ok & self.near(x, y, hi)
                 if ok.any():
                     ok[ok] = self.dist_out(x[ok], y[ok], upto=hi) <= hi
                 return ok
@@ -516,9 +527,9 @@ class InstanceMaps:
                     dt = edt_outside(arr)
                     return (dt >= lo) & (dt <= hi) & (arr == 0)
 
-            # not mapped: samplers test their draws with one k-d tree query per batch (the
-            # tree serves every ring and distance of the instance); the region map is built
-            # only to enumerate the ring (strategy 3, or when rejection sampling falls short)
+            # not mapped: samplers test each batch of draws against small dilations or the k-d
+            # tree; the region map is built only to enumerate the ring (strategy 3, or when
+            # rejection sampling falls short)
             return Candidates(rx0, ry0, rx1, ry1, pred, region_map)
 
         return self._cached(("ring", lo, hi), make)
@@ -535,6 +546,8 @@ class InstanceMaps:
                 return m
 
             def pred(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+                if d <= self.SMALL:  # a small dilation answers it faster than k-d queries
+                    return ~self.near(x, y, d)
                 ok = ~self.target(x, y)  # the tree's distances hold for pixels off the object
                 if ok.any():
                     ok[ok] = self.dist_out(x[ok], y[ok], upto=d) > d

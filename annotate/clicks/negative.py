@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotate.clicks.instance import InstanceMaps
+from annotate.clicks.instance import Candidates, InstanceMaps
 from annotate.clicks.positive import as_maps
 from annotate.clicks.sampling import Sampler, farthest_point_cover, spaced_sample
 
@@ -55,4 +55,9 @@ def xu_negatives_boundary(
 ) -> np.ndarray:
     """Strategy 3: greedy farthest-point cover of the outer boundary band."""
     maps = as_maps(mask_or_maps, reach=d_margin + band)
-    return farthest_point_cover(maps.ring(max(d_margin, 1e-6), d_margin + band), n, rng)
+    return farthest_point_cover(boundary_candidates(maps, d_margin, band), n, rng)
+
+
+def boundary_candidates(maps: InstanceMaps, d_margin: float, band: float) -> Candidates:
+    """Strategy 3's candidates: outside pixels at distance ``d_margin .. d_margin + band``."""
+    return maps.ring(max(d_margin, 1e-6), d_margin + band)

@@ -222,32 +222,57 @@ class Sampler:
         the best cover with this many points). Fewer than ``n`` only when the candidates run
         out. Ties go to the first candidate in row-major order.
         """
+        return self.covers(cand, [(n, self.cover_start(cand, n))])[0]
+
+    def cover_start(self, cand: Candidates, n: int) -> int:
+        """Draw the first point of a cover of ``n`` points (an index into the enumerated
+        candidates; -1, drawing nothing, when there is nothing to cover)."""
         if n <= 0 or cand.region_empty:
-            return no_points()
+            return -1
+        size = len(cand.xy_int()[0])
+        return int(self.rng.integers(0, size)) if size else -1
+
+    @staticmethod
+    def covers(cand: Candidates, requests: list[tuple[int, int]]) -> list[np.ndarray]:
+        """:meth:`cover` for several ``(n, start)`` requests (starts from :meth:`cover_start`)
+        at once: the greedy steps of all covers share each pass over the candidates."""
+        out = [no_points() for _ in requests]
+        live = [(i, n, j) for i, (n, j) in enumerate(requests) if n > 0 and j >= 0]
+        if not live:
+            return out
         xs, ys = cand.xy_int()  # relative to the rectangle's corner
-        if not len(xs):
-            return no_points()
-        j = int(self.rng.integers(0, len(xs)))
-        chosen = [j]
-        dx = np.empty_like(xs)
-        dy = np.empty_like(ys)
+        rows = np.arange(len(live))
+        picks = [np.array([j for _, _, j in live], np.int64)]
+        want = np.array([n for _, n, _ in live])
+        got = np.ones(len(live), np.int64)  # points chosen so far per cover (each stops at n or when all are chosen)
 
-        def sq_dist(j: int) -> np.ndarray:  # squared distances to candidate j, into dx (exact integers)
-            np.subtract(xs, xs[j], out=dx)
-            np.multiply(dx, dx, out=dx)
-            np.subtract(ys, ys[j], out=dy)
-            np.multiply(dy, dy, out=dy)
-            return np.add(dx, dy, out=dx)
+        def sq_dist(js: np.ndarray) -> np.ndarray:  # squared distances of every candidate to each js (exact integers)
+            dx = xs[None, :] - xs[js][:, None]
+            dx *= dx
+            dy = ys[None, :] - ys[js][:, None]
+            dy *= dy
+            dx += dy
+            return dx
 
-        d2 = sq_dist(j).copy()
-        while len(chosen) < n:
-            j = int(d2.argmax())
-            if d2[j] <= 0:
+        d2 = sq_dist(picks[0])
+        while True:
+            active = got < want
+            if not active.any():
                 break
-            chosen.append(j)
-            np.minimum(d2, sq_dist(j), out=d2)
-        idx = np.asarray(chosen, np.int64)
-        return np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
+            js = d2.argmax(axis=1)
+            exhausted = d2[rows, js] <= 0  # every candidate already chosen
+            active &= ~exhausted
+            if not active.any():
+                break
+            got += active
+            picks.append(js)
+            if (got < want).any():
+                np.minimum(d2, sq_dist(js), out=d2)
+        chosen = np.stack(picks, axis=1)  # (covers, steps)
+        for r, (i, _, _) in enumerate(live):
+            idx = chosen[r, : got[r]]
+            out[i] = np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
+        return out
 
 
 def as_sampler(rng: np.random.Generator | Sampler) -> Sampler:

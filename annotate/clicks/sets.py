@@ -22,7 +22,12 @@ import numpy as np
 
 from annotate.clicks.instance import InstanceMaps, Layer
 from annotate.clicks.multipoint import border_width, multipoint_clicks
-from annotate.clicks.negative import xu_negatives_background, xu_negatives_boundary, xu_negatives_other_objects
+from annotate.clicks.negative import (
+    boundary_candidates,
+    xu_negatives_background,
+    xu_negatives_boundary,
+    xu_negatives_other_objects,
+)
 from annotate.clicks.positive import xu_positives
 from annotate.clicks.sampling import Sampler, as_sampler, draw_count, instance_rng
 from portraitkit.params import ClicksParams
@@ -107,11 +112,31 @@ def simulate(
 def instance_sets(
     maps: InstanceMaps, annotation_id: int, params: ClicksParams, seed: int
 ) -> list[tuple[str, int, ClickSet]]:
-    """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``."""
+    """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``.
+
+    The same sets as K :func:`simulate` calls sharing one sampler per strategy; the
+    farthest-point covers of strategy 3 are computed together once their draws are made.
+    """
     out = []
     for strategy in params.strategies:
         sampler = Sampler(instance_rng(seed, STRATEGY_CODES[strategy], annotation_id))
+        if strategy == "xu_pos_neg3":
+            out.extend((strategy, k, cs) for k, cs in enumerate(_boundary_sets(maps, params, sampler)))
+            continue
         for k in range(params.sets_per_strategy):
             out.append((strategy, k, simulate(maps, strategy, params, sampler)))
     return out
 
+
+def _boundary_sets(maps: InstanceMaps, params: ClicksParams, sampler: Sampler) -> list[ClickSet]:
+    """The K sets of ``xu_pos_neg3``, drawn exactly as :func:`simulate` draws them one by one."""
+    p = params
+    cand = boundary_candidates(maps, p.d_margin, p.neg3_band)
+    drawn = []
+    for _ in range(p.sets_per_strategy):
+        n_pos = draw_count(sampler.rng, p.n_pos)
+        n_neg = draw_count(sampler.rng, p.n_neg3)
+        pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, sampler)
+        drawn.append((pos, n_pos, n_neg, sampler.cover_start(cand, n_neg)))
+    negs = sampler.covers(cand, [(n_neg, start) for _, _, n_neg, start in drawn])
+    return [ClickSet(pos, neg, n_pos, n_neg) for (pos, n_pos, n_neg, _), neg in zip(drawn, negs)]
