@@ -17,7 +17,8 @@ def ann_to_rle(ann: dict[str, Any], height: int, width: int) -> dict[str, Any]:
     seg = ann["segmentation"]
     if isinstance(seg, list):
         rles = mask_utils.frPyObjects(seg, height, width)
-        return mask_utils.merge(rles)
+        # merging one polygon's RLE returns it unchanged: skip the copy (most persons are one polygon)
+        return rles[0] if len(rles) == 1 else mask_utils.merge(rles)
     if isinstance(seg["counts"], list):
         return mask_utils.frPyObjects(seg, height, width)
     if isinstance(seg["counts"], str):

@@ -299,7 +299,7 @@ def test_candidates_from_mask_and_empty():
 def test_stage_layers_give_the_same_sets_as_full_masks(shape, o1, o2, seed):
     """The stage passes other objects as cropped pieces; results equal those from a full mask."""
     from annotate.clicks.decode import decode_cropped
-    from annotate.clicks.instance import PiecesLayer
+    from annotate.clicks.instance import ImageObjects
     from annotate.clicks.sets import build_maps_from_crop
     from curate.masks import mask_to_rle
 
@@ -310,7 +310,8 @@ def test_stage_layers_give_the_same_sets_as_full_masks(shape, o1, o2, seed):
     x0, y0, crop = decode_cropped({"segmentation": mask_to_rle(mask)}, h, w)
     p = ClicksParams()
     m1 = build_maps(mask, p, others=(a | b))
-    m2 = build_maps_from_crop(h, w, x0, y0, crop, p, PiecesLayer(h, w, pieces))
+    objects = ImageObjects(h, w, [pieces[0], (x0, y0, crop), pieces[1]])  # this object among the others
+    m2 = build_maps_from_crop(h, w, x0, y0, crop, p, objects.others(1))
     for s in p.strategies:
         c1 = simulate(m1, s, p, instance_rng(seed, 1, 5))
         c2 = simulate(m2, s, p, instance_rng(seed, 1, 5))

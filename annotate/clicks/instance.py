@@ -141,58 +141,107 @@ class ArrayLayer:
         return x, y, x + w, y + h
 
 
-class PiecesLayer:
-    """Other objects given as cropped masks ``(x0, y0, mask)`` of an H x W image (what the stage
-    decodes); masks are bool or uint8 0/1 (as :func:`~annotate.clicks.decode.decode_cropped`
-    gives them), anything else is converted."""
+class ImageObjects:
+    """The annotated objects of one image as cropped masks ``(x0, y0, mask)`` (what the stage
+    decodes), with the number of objects covering each pixel. Built once per image, it tells
+    each instance where the *other* objects are (:meth:`others`) with one lookup per pixel.
+
+    Masks are bool or uint8 0/1 (as :func:`~annotate.clicks.decode.decode_cropped` gives them);
+    anything else is converted.
+    """
 
     def __init__(self, height: int, width: int, pieces: list[tuple[int, int, np.ndarray]]) -> None:
-        self.height, self.width = height, width
-        self.pieces = [(int(x0), int(y0), _as01(m)) for x0, y0, m in pieces if m.size]
+        self.height, self.width = int(height), int(width)
+        self.pieces = [(int(x0), int(y0), _as01(m)) for x0, y0, m in pieces]
+        boxes = [(x0, y0, x0 + m.shape[1], y0 + m.shape[0]) for x0, y0, m in self.pieces if m.size]
+        self.x0 = min((b[0] for b in boxes), default=0)
+        self.y0 = min((b[1] for b in boxes), default=0)
+        x1 = max((b[2] for b in boxes), default=0)
+        y1 = max((b[3] for b in boxes), default=0)
+        # one byte per pixel while no pixel can be covered 255 times
+        count = np.zeros((y1 - self.y0, x1 - self.x0), np.uint8 if len(self.pieces) < 255 else np.uint32)
+        for px, py, m in self.pieces:
+            if m.size:
+                dst = count[py - self.y0 : py - self.y0 + m.shape[0], px - self.x0 : px - self.x0 + m.shape[1]]
+                np.add(dst, m, out=dst, casting="unsafe")
+        self.count = count
+        self._count_flat = _padded_flat(count)
+        self._nonempty = [bool(m.size) and cv2.countNonZero(m) > 0 for _, _, m in self.pieces]
+
+    def others(self, i: int) -> "OthersLayer":
+        """The objects other than ``pieces[i]``."""
+        return OthersLayer(self, i)
+
+
+class OthersLayer:
+    """The objects of an image other than one of them (see :class:`ImageObjects`)."""
+
+    def __init__(self, objects: ImageObjects, i: int) -> None:
+        self.objects, self.i = objects, int(i)
+        self._own_flat: np.ndarray | None = None
+
+    def _own(self) -> tuple[int, int, np.ndarray, np.ndarray]:
+        x0, y0, m = self.objects.pieces[self.i]
+        if self._own_flat is None:
+            self._own_flat = _padded_flat(m)
+        return x0, y0, m, self._own_flat
 
     def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        out = np.zeros(np.shape(x), bool)
-        for x0, y0, m in self.pieces:
-            h, w = m.shape
-            inside = (x >= x0) & (x < x0 + w) & (y >= y0) & (y < y0 + h)
-            if inside.any():
-                out[inside] |= m[y[inside] - y0, x[inside] - x0] != 0
-        return out
-
-    def full(self) -> np.ndarray:
-        out = np.zeros((self.height, self.width), bool)
-        for x0, y0, m in self.pieces:
-            h, w = m.shape
-            out[y0 : y0 + h, x0 : x0 + w] |= m != 0
-        return out
+        o = self.objects
+        covered = _padded_lookup(o._count_flat, o.x0, o.y0, o.count.shape, x, y)
+        ox, oy, own, own_flat = self._own()
+        return covered > _padded_lookup(own_flat, ox, oy, own.shape, x, y)
 
     def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """A new bool array of the rectangle ``[x0, x1) x [y0, y1)`` (the union there)."""
-        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
-        for px, py, m in self.pieces:
-            h, w = m.shape
-            ax0, ay0, ax1, ay1 = max(px, x0), max(py, y0), min(px + w, x1), min(py + h, y1)
+        """A new bool array of the rectangle ``[x0, x1) x [y0, y1)``: True on other objects."""
+        o = self.objects
+        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.int32)
+        ox, oy, own, _ = self._own()
+        for px, py, m, sign in ((o.x0, o.y0, o.count, 1), (ox, oy, own, -1)):  # covered - own > 0
+            ax0, ay0 = max(px, x0), max(py, y0)
+            ax1, ay1 = min(px + m.shape[1], x1), min(py + m.shape[0], y1)
             if ax1 > ax0 and ay1 > ay0:
                 dst = out[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0]
-                np.bitwise_or(dst, m[ay0 - py : ay1 - py, ax0 - px : ax1 - px], out=dst)
-        return out.view(bool)
+                dst += sign * m[ay0 - py : ay1 - py, ax0 - px : ax1 - px].astype(np.int32)
+        return out > 0
 
     def any(self) -> bool:
-        return any(bool(m.any()) for _, _, m in self.pieces)
+        return any(ne for j, ne in enumerate(self.objects._nonempty) if j != self.i)
 
     def bounds(self) -> tuple[int, int, int, int]:
-        """The smallest rectangle ``(x0, y0, x1, y1)`` holding every piece."""
-        if not self.pieces:
+        """A rectangle ``(x0, y0, x1, y1)`` holding every other object (their crops' bounds)."""
+        boxes = [
+            (x0, y0, x0 + m.shape[1], y0 + m.shape[0])
+            for j, (x0, y0, m) in enumerate(self.objects.pieces)
+            if j != self.i and m.size
+        ]
+        if not boxes:
             return 0, 0, 0, 0
-        return (
-            min(x0 for x0, _, _ in self.pieces),
-            min(y0 for _, y0, _ in self.pieces),
-            max(x0 + m.shape[1] for x0, _, m in self.pieces),
-            max(y0 + m.shape[0] for _, y0, m in self.pieces),
-        )
+        return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
-Layer = ArrayLayer | PiecesLayer
+def _padded_flat(m: np.ndarray) -> np.ndarray:
+    """``m`` with a one-pixel border of zeros, flattened (for :func:`_padded_lookup`)."""
+    if m.dtype in (np.uint8, bool):
+        padded = cv2.copyMakeBorder(m.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        return padded.view(m.dtype).reshape(-1)
+    return np.pad(m, 1).reshape(-1)
+
+
+def _padded_lookup(flat: np.ndarray, x0: int, y0: int, shape: tuple[int, int], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The values at image pixels (x, y) of a map of ``shape`` placed at (x0, y0), given as
+    :func:`_padded_flat`; pixels off the map read the zero border."""
+    h, w = shape
+    xi = np.subtract(x, x0 - 1)
+    np.minimum(np.maximum(xi, 0, out=xi), w + 1, out=xi)
+    yi = np.subtract(y, y0 - 1)
+    np.minimum(np.maximum(yi, 0, out=yi), h + 1, out=yi)
+    yi *= w + 2
+    yi += xi
+    return flat[yi]
+
+
+Layer = ArrayLayer | OthersLayer
 
 
 def _as01(m: np.ndarray) -> np.ndarray:
@@ -260,7 +309,7 @@ class InstanceMaps:
         :attr:`dt_out` (exact up to ``reach`` outside the object).
 
         ``others``: H x W array, nonzero on the other objects of the image (strategy 2 and the
-        multi-point "other" source), or a layer (:class:`PiecesLayer`).
+        multi-point "other" source), or a layer (:meth:`ImageObjects.others`).
         """
         if mask.ndim != 2:
             raise ValueError(f"mask must be 2-D (got shape {mask.shape})")
@@ -360,18 +409,9 @@ class InstanceMaps:
         """``m`` (a bool map placed at (x0, y0)) at image pixels (x, y); False off the map."""
         key = ("padded", id(m))  # maps live as long as the instance: ids are not reused
         flat = self._cache.get(key)
-        h, w = m.shape
         if flat is None:
-            # a False border: clipped coordinates of pixels off the map land on it
-            padded = cv2.copyMakeBorder(m.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-            flat = self._cache[key] = padded.view(bool).reshape(-1)
-        xi = np.subtract(x, x0 - 1)
-        np.minimum(np.maximum(xi, 0, out=xi), w + 1, out=xi)
-        yi = np.subtract(y, y0 - 1)
-        np.minimum(np.maximum(yi, 0, out=yi), h + 1, out=yi)
-        yi *= w + 2
-        yi += xi
-        return flat[yi]
+            flat = self._cache[key] = _padded_flat(m)
+        return _padded_lookup(flat, x0, y0, m.shape, x, y)
 
     def target(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Is image pixel (x, y) on the object?"""

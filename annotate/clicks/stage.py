@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from annotate.clicks.decode import decode_cropped
-from annotate.clicks.instance import PiecesLayer
+from annotate.clicks.instance import ImageObjects
 from annotate.clicks.sets import build_maps_from_crop, instance_sets
 from portraitkit.errors import UserError
 from curate.outputs import SPLITS, read_split
@@ -146,12 +146,12 @@ def image_sets(task: Task, params: ClicksParams, seed: int, person_category_id: 
     split_code = SPLITS.index(split)
     strategy_code = {s: i for i, s in enumerate(params.strategies)}
     meta, pos, neg = [], [], []
+    objects = ImageObjects(h, w, pieces)
     for i, ann in enumerate(anns):
         if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
             continue
-        others = PiecesLayer(h, w, pieces[:i] + pieces[i + 1 :])
         x0, y0, crop = pieces[i]
-        maps = build_maps_from_crop(h, w, x0, y0, crop, params, others)
+        maps = build_maps_from_crop(h, w, x0, y0, crop, params, objects.others(i))
         for strategy, k, cs in instance_sets(maps, int(ann["id"]), params, seed):
             meta.append(
                 (int(ann["id"]), int(img["id"]), split_code, strategy_code[strategy], k,
