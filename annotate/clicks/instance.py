@@ -156,17 +156,34 @@ class ImageObjects:
         boxes = [(x0, y0, x0 + m.shape[1], y0 + m.shape[0]) for x0, y0, m in self.pieces if m.size]
         self.x0 = min((b[0] for b in boxes), default=0)
         self.y0 = min((b[1] for b in boxes), default=0)
-        x1 = max((b[2] for b in boxes), default=0)
-        y1 = max((b[3] for b in boxes), default=0)
-        # one byte per pixel while no pixel can be covered 255 times
-        count = np.zeros((y1 - self.y0, x1 - self.x0), np.uint8 if len(self.pieces) < 255 else np.uint32)
-        for px, py, m in self.pieces:
-            if m.size:
-                dst = count[py - self.y0 : py - self.y0 + m.shape[0], px - self.x0 : px - self.x0 + m.shape[1]]
-                np.add(dst, m, out=dst, casting="unsafe")
-        self.count = count
-        self._count_flat = _padded_flat(count)
-        self._nonempty = [bool(m.size) and cv2.countNonZero(m) > 0 for _, _, m in self.pieces]
+        self.x1 = max((b[2] for b in boxes), default=0)
+        self.y1 = max((b[3] for b in boxes), default=0)
+        self._count_flat: np.ndarray | None = None
+        self._nonempty: list[bool] | None = None
+
+    def count_flat(self) -> np.ndarray:
+        """Objects covering each pixel of the pieces' bounds, with a zero border, flattened
+        (the layout :func:`_padded_lookup` reads); built on first use."""
+        if self._count_flat is None:
+            # one byte per pixel while no pixel can be covered 255 times
+            dtype = np.uint8 if len(self.pieces) < 255 else np.uint32
+            count = np.zeros((self.y1 - self.y0 + 2, self.x1 - self.x0 + 2), dtype)
+            for px, py, m in self.pieces:
+                if m.size:
+                    r, c = py - self.y0 + 1, px - self.x0 + 1
+                    dst = count[r : r + m.shape[0], c : c + m.shape[1]]
+                    np.add(dst, m, out=dst, casting="unsafe")
+            self._count_flat = count.reshape(-1)
+        return self._count_flat
+
+    def count(self) -> np.ndarray:
+        """Objects covering each pixel of ``[x0, x1) x [y0, y1)``."""
+        return self.count_flat().reshape(self.y1 - self.y0 + 2, -1)[1:-1, 1:-1]
+
+    def nonempty(self, i: int) -> bool:
+        if self._nonempty is None:
+            self._nonempty = [bool(m.size) and cv2.countNonZero(m) > 0 for _, _, m in self.pieces]
+        return self._nonempty[i]
 
     def others(self, i: int) -> "OthersLayer":
         """The objects other than ``pieces[i]``."""
@@ -188,7 +205,7 @@ class OthersLayer:
 
     def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         o = self.objects
-        covered = _padded_lookup(o._count_flat, o.x0, o.y0, o.count.shape, x, y)
+        covered = _padded_lookup(o.count_flat(), o.x0, o.y0, (o.y1 - o.y0, o.x1 - o.x0), x, y)
         ox, oy, own, own_flat = self._own()
         return covered > _padded_lookup(own_flat, ox, oy, own.shape, x, y)
 
@@ -197,7 +214,7 @@ class OthersLayer:
         o = self.objects
         out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.int32)
         ox, oy, own, _ = self._own()
-        for px, py, m, sign in ((o.x0, o.y0, o.count, 1), (ox, oy, own, -1)):  # covered - own > 0
+        for px, py, m, sign in ((o.x0, o.y0, o.count(), 1), (ox, oy, own, -1)):  # covered - own > 0
             ax0, ay0 = max(px, x0), max(py, y0)
             ax1, ay1 = min(px + m.shape[1], x1), min(py + m.shape[0], y1)
             if ax1 > ax0 and ay1 > ay0:
@@ -206,7 +223,7 @@ class OthersLayer:
         return out > 0
 
     def any(self) -> bool:
-        return any(ne for j, ne in enumerate(self.objects._nonempty) if j != self.i)
+        return any(self.objects.nonempty(j) for j in range(len(self.objects.pieces)) if j != self.i)
 
     def bounds(self) -> tuple[int, int, int, int]:
         """A rectangle ``(x0, y0, x1, y1)`` holding every other object (their crops' bounds)."""
