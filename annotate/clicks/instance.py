@@ -268,9 +268,6 @@ def _as01(m: np.ndarray) -> np.ndarray:
     return m if m.dtype == np.uint8 else (m != 0).view(np.uint8)
 
 
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-
-
 class InstanceMaps:
     """One object, the other objects of its image (optional), and exact distance tests around it.
 
@@ -445,10 +442,11 @@ class InstanceMaps:
         t = self._cache.get("tree")
         if t is None:
             # The nearest object pixel of any outside point has a non-object 4-neighbour (the
-            # array edge counts as non-object): keep exactly those pixels, the object minus its
-            # erosion by the 3x3 cross (zero border), listed by one findNonZero.
-            inner = cv2.erode(self.obj, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            pts = cv2.findNonZero(cv2.subtract(self.obj, inner)).reshape(-1, 2).astype(np.float64)
+            # array edge counts as non-object). Those pixels are exactly the border points
+            # OpenCV's border following (Suzuki-Abe) traces, outer borders and holes alike; the
+            # tests check the distances against an exact transform.
+            contours, _ = cv2.findContours(self.obj, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+            pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
             pts[:, 0] += self.bx0
             pts[:, 1] += self.by0
             t = cKDTree(pts, balanced_tree=False, compact_nodes=False)
