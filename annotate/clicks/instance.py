@@ -346,7 +346,10 @@ class InstanceMaps:
     ) -> "InstanceMaps":
         """Like :meth:`build` for an object given as ``crop`` placed at (x0, y0) of an H x W image
         (the crop must hold the whole object)."""
-        c8 = np.ascontiguousarray(crop != 0).view(np.uint8)
+        if crop.dtype == np.uint8:  # decoded masks: one SIMD pass to 0/1
+            c8 = cv2.threshold(np.ascontiguousarray(crop), 0, 1, cv2.THRESH_BINARY)[1]
+        else:
+            c8 = np.ascontiguousarray(crop != 0).view(np.uint8)
         if c8.size == 0:
             return InstanceMaps(height, width, 0, reach=reach, others=others)
         bx, by, bw, bh = cv2.boundingRect(c8)

@@ -183,8 +183,8 @@ def _worker(args: tuple[list[Task], dict, int, int]) -> SetBlock:
 
 
 def chunk_size(n_tasks: int, workers: int) -> int:
-    """Images per unit of work: small enough to keep every worker busy, at most 16."""
-    return max(1, min(16, -(-n_tasks // max(1, workers * 4))))
+    """Images per unit of work: small enough to keep every worker busy to the end, at most 8."""
+    return max(1, min(8, -(-n_tasks // max(1, workers * 4))))
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
