@@ -241,36 +241,42 @@ class Sampler:
         if not live:
             return out
         xs, ys = cand.xy_int()  # relative to the rectangle's corner
-        rows = np.arange(len(live))
-        picks = [np.array([j for _, _, j in live], np.int64)]
-        want = np.array([n for _, n, _ in live])
-        got = np.ones(len(live), np.int64)  # points chosen so far per cover (each stops at n or when all are chosen)
+        pts = np.stack([xs, ys], axis=1).astype(np.float64)
+        norms = (pts * pts).sum(axis=1)
 
-        def sq_dist(js: np.ndarray) -> np.ndarray:  # squared distances of every candidate to each js (exact integers)
-            dx = xs[None, :] - xs[js][:, None]
-            dx *= dx
-            dy = ys[None, :] - ys[js][:, None]
-            dy *= dy
-            dx += dy
-            return dx
+        def sq_dist(js: np.ndarray) -> np.ndarray:
+            # |p - q|^2 = |p|^2 - 2 p.q + |q|^2 for every candidate p and each chosen q, as one
+            # matrix product; integers far below 2**53, so float64 keeps them exact
+            q = pts[js]
+            d = q @ pts.T
+            d *= -2.0
+            d += norms
+            d += norms[js][:, None]
+            return d
 
-        d2 = sq_dist(picks[0])
-        while True:
-            active = got < want
-            if not active.any():
-                break
+        chosen = [[j] for _, _, j in live]
+        want = [n for _, n, _ in live]
+        rows = [r for r in range(len(live)) if want[r] > 1]  # covers still growing
+        d2 = sq_dist(np.array([live[r][2] for r in rows], np.int64)) if rows else None
+        while rows:
             js = d2.argmax(axis=1)
-            exhausted = d2[rows, js] <= 0  # every candidate already chosen
-            active &= ~exhausted
-            if not active.any():
+            best = d2[np.arange(len(rows)), js]
+            keep = []
+            for k, r in enumerate(rows):
+                if best[k] <= 0:  # every candidate already chosen
+                    continue
+                chosen[r].append(int(js[k]))
+                if len(chosen[r]) < want[r]:
+                    keep.append(k)
+            if not keep:
                 break
-            got += active
-            picks.append(js)
-            if (got < want).any():
-                np.minimum(d2, sq_dist(js), out=d2)
-        chosen = np.stack(picks, axis=1)  # (covers, steps)
-        for r, (i, _, _) in enumerate(live):
-            idx = chosen[r, : got[r]]
+            if len(keep) < len(rows):  # drop finished covers: later passes are over fewer rows
+                d2 = d2[keep]
+                js = js[keep]
+                rows = [rows[k] for k in keep]
+            np.minimum(d2, sq_dist(js), out=d2)
+        for (i, _, _), idx in zip(live, chosen):
+            idx = np.asarray(idx, np.int64)
             out[i] = np.stack([xs[idx].astype(np.int64) + cand.x0, ys[idx].astype(np.int64) + cand.y0], axis=1)
         return out
 
