@@ -345,15 +345,25 @@ def test_exact_outer_distance_queries_with_holes(shape, hole):
 
 @pytest.mark.parametrize(
     "ids",
-    [(0, 1, 0), (2**32 - 1, 4, 2**32 - 1), (2**40 + 3, 2, 2**33), (-1, 3, 5), (123, 1, 7)],
+    [(0, 1, 0), (2**32 - 1, 4, 2**32 - 1), (2**40 + 3, 2, 2**33), (-1, 3, 5), (123, 1, 7), (5, 255, 2**56 - 1)],
 )
-def test_instance_rng_matches_the_documented_seed_list(ids):
-    """The fast path (uint32 entropy array) draws exactly what default_rng of the list draws."""
-    seed, code, aid = ids
-    from annotate.clicks.sampling import CLICKS_SALT
+def test_instance_rng_is_philox_keyed_by_seed_annotation_and_strategy(ids):
+    """The documented key; the stage's re-keyed generator draws exactly what a new one draws,
+    whatever was drawn from it before."""
+    from annotate.clicks.sampling import reused_instance_rng
 
-    ref = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, CLICKS_SALT, code, aid])
-    assert np.array_equal(instance_rng(seed, code, aid).random(8), ref.random(8))
+    seed, code, aid = ids
+    ref = np.random.Generator(np.random.Philox(key=np.array([seed & 0xFFFFFFFFFFFFFFFF, aid * 256 + code], np.uint64)))
+    want = (ref.random(9).tolist(), ref.integers(0, 1000, 5).tolist(), ref.multinomial(7, [0.3, 0.7]).tolist())
+    assert want == (lambda g: (g.random(9).tolist(), g.integers(0, 1000, 5).tolist(), g.multinomial(7, [0.3, 0.7]).tolist()))(instance_rng(seed, code, aid))
+    reused = reused_instance_rng(1, 2, 3)
+    reused.random(3), reused.integers(0, 9, 1)  # leave the shared generator mid-stream
+    g = reused_instance_rng(seed, code, aid)
+    assert want == (g.random(9).tolist(), g.integers(0, 1000, 5).tolist(), g.multinomial(7, [0.3, 0.7]).tolist())
+    assert instance_rng(seed, code, aid).random() != instance_rng(seed, code, aid - 1 if aid else 1).random()
+    assert instance_rng(seed, code, aid).random() != instance_rng(seed, code % 4 + 1 if code != 1 else 2, aid).random()
+    with pytest.raises(ValueError):
+        instance_rng(seed, code, 2**56)
 
 
 @settings(max_examples=30, deadline=None)

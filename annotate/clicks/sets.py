@@ -8,8 +8,8 @@ Strategies (``clicks.strategies`` in params.yaml):
 - ``multipoint``: the RITM-style multi-point sampler (:mod:`annotate.clicks.multipoint`).
 
 The K sets of one strategy and instance are drawn in order from one generator,
-``np.random.default_rng([seed, CLICKS_SALT, code, annotation_id])`` with ``code`` the strategy's
-fixed number below (through one :class:`~annotate.clicks.sampling.Sampler`). So a set never
+:func:`~annotate.clicks.sampling.instance_rng` ``(seed, code, annotation_id)`` with ``code`` the
+strategy's fixed number below (through one :class:`~annotate.clicks.sampling.Sampler`). So a set never
 depends on other strategies, instances or workers; set k depends on the sets before it of the
 same strategy and instance only (fewer sets per strategy leave the first ones unchanged).
 """
@@ -29,7 +29,7 @@ from annotate.clicks.negative import (
     xu_negatives_other_objects,
 )
 from annotate.clicks.positive import xu_positives
-from annotate.clicks.sampling import Sampler, as_sampler, draw_count, instance_rng
+from annotate.clicks.sampling import Sampler, as_sampler, draw_count, reused_instance_rng
 from portraitkit.params import ClicksParams
 
 # Fixed numbers: part of the seed, never renumber.
@@ -119,7 +119,8 @@ def instance_sets(
     """
     out = []
     for strategy in params.strategies:
-        sampler = Sampler(instance_rng(seed, STRATEGY_CODES[strategy], annotation_id))
+        # each strategy's sets are finished before the next strategy's generator is made
+        sampler = Sampler(reused_instance_rng(seed, STRATEGY_CODES[strategy], annotation_id))
         if strategy == "xu_pos_neg3":
             out.extend((strategy, k, cs) for k, cs in enumerate(_boundary_sets(maps, params, sampler)))
             continue
