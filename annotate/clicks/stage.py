@@ -12,9 +12,10 @@ image is the file it is in) and writes, atomically:
   ``n_other_objects`` = annotations of the image other than this person.
 - ``summary.json``: counts per split and strategy, and how many instances had too few valid points.
 
-Masks come from the annotations (``curate.masks``); images are not read. Every set has its own
-generator seeded by (seed, strategy, annotation id, set index), so the output is the same for
-any ``workers``.
+Masks come from the annotations (``curate.masks``); images are not read. The sets of one
+(instance, strategy) come from one generator keyed by (seed, annotation id, strategy), so the
+output is the same for any ``workers``. Workers return columnar :class:`SetBlock` s, turned
+into one Arrow table at the end.
 """
 
 from __future__ import annotations
