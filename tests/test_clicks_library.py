@@ -353,13 +353,14 @@ def test_instance_rng_is_philox_keyed_by_seed_annotation_and_strategy(ids):
     from annotate.clicks.sampling import reused_instance_rng
 
     seed, code, aid = ids
-    ref = np.random.Generator(np.random.Philox(key=np.array([seed & 0xFFFFFFFFFFFFFFFF, aid * 256 + code], np.uint64)))
-    want = (ref.random(9).tolist(), ref.integers(0, 1000, 5).tolist(), ref.multinomial(7, [0.3, 0.7]).tolist())
-    assert want == (lambda g: (g.random(9).tolist(), g.integers(0, 1000, 5).tolist(), g.multinomial(7, [0.3, 0.7]).tolist()))(instance_rng(seed, code, aid))
+    def draws(g: np.random.Generator) -> tuple:
+        return g.random(9).tolist(), g.integers(0, 1000, 5).tolist(), g.multinomial(7, [0.3, 0.7]).tolist()
+
+    want = draws(np.random.Generator(np.random.Philox(key=np.array([seed & 0xFFFFFFFFFFFFFFFF, aid * 256 + code], np.uint64))))
+    assert draws(instance_rng(seed, code, aid)) == want
     reused = reused_instance_rng(1, 2, 3)
     reused.random(3), reused.integers(0, 9, 1)  # leave the shared generator mid-stream
-    g = reused_instance_rng(seed, code, aid)
-    assert want == (g.random(9).tolist(), g.integers(0, 1000, 5).tolist(), g.multinomial(7, [0.3, 0.7]).tolist())
+    assert draws(reused_instance_rng(seed, code, aid)) == want
     assert instance_rng(seed, code, aid).random() != instance_rng(seed, code, aid - 1 if aid else 1).random()
     assert instance_rng(seed, code, aid).random() != instance_rng(seed, code % 4 + 1 if code != 1 else 2, aid).random()
     with pytest.raises(ValueError):

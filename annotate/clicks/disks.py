@@ -50,7 +50,7 @@ def disk(n: int) -> np.ndarray:
 
 def _minkowski(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a + b`` of two centred odd-sided kernels, on a grid of the summed radii."""
-    ra, rb = a.shape[0] // 2, b.shape[0] // 2
+    rb = b.shape[0] // 2
     padded = cv2.copyMakeBorder(a, rb, rb, rb, rb, cv2.BORDER_CONSTANT, value=0)
     return cv2.dilate(padded, b, borderType=cv2.BORDER_CONSTANT, borderValue=0)
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.sampling import Sampler, as_sampler, no_points
+from annotate.clicks.sampling import Sampler, as_sampler
 
 
 @lru_cache(maxsize=64)
@@ -61,23 +61,41 @@ def multipoint_clicks(
     probability). Points are (m, 2) int arrays of image ``[x, y]`` (x = column, y = row); fewer
     than requested only when a source runs out of pixels (counted as shortfall by the caller).
     """
-    sampler = as_sampler(rng)
+    pos, neg, n_pos, n_neg = multipoint_lists(
+        maps, as_sampler(rng), max_points, gamma, pos_erode, border_scale, tuple(neg_probs)
+    )
+    return (
+        np.asarray(pos, np.int64).reshape(-1, 2),
+        np.asarray(neg, np.int64).reshape(-1, 2),
+        n_pos,
+        n_neg,
+    )
+
+
+def multipoint_lists(
+    maps: InstanceMaps,
+    sampler: Sampler,
+    max_points: int,
+    gamma: float,
+    pos_erode: float,
+    border_scale: float,
+    neg_probs: tuple[float, float, float],
+) -> tuple[list, list, int, int]:
+    """:func:`multipoint_clicks` with the clicks as lists of ``(x, y)`` (the stage's form)."""
     rng = sampler.rng
     n_pos = draw_geometric(rng, max_points, gamma, 1)
     n_neg = draw_geometric(rng, max_points, gamma, 0)
     if maps.area == 0:
-        return no_points(), no_points(), n_pos, n_neg
-
-    pos_cand, neg_p, sources = _instance_sources(maps, pos_erode, border_scale, tuple(neg_probs))
-    positives = sampler.spaced(pos_cand, n_pos, 0)
+        return [], [], n_pos, n_neg
+    pos_cand, neg_p, sources = _instance_sources(maps, pos_erode, border_scale, neg_probs)
+    positives = sampler.spaced_list(pos_cand, n_pos, 0)
     if n_neg == 0 or neg_p is None:
-        return positives, no_points(), n_pos, n_neg
-    counts = rng.multinomial(n_neg, neg_p)
-    negatives = no_points()
+        return positives, [], n_pos, n_neg
+    counts = rng.multinomial(n_neg, neg_p).tolist()
+    negatives: list = []
     for i in range(3):
         if counts[i]:
-            more = sampler.spaced(sources[i], int(counts[i]), 0, avoid=negatives)
-            negatives = np.concatenate([negatives, more])
+            negatives += sampler.spaced_list(sources[i], counts[i], 0, avoid=negatives)
     return positives, negatives, n_pos, n_neg
 
 

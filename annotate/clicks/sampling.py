@@ -150,18 +150,29 @@ class Sampler:
         return s
 
     def spaced(self, cand: Candidates, n: int, min_dist: float, avoid: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`spaced_list` as an (m, 2) int64 array of image ``[x, y]``."""
+        return np.asarray(self.spaced_list(cand, n, min_dist, avoid), np.int64).reshape(-1, 2)
+
+    def spaced_list(
+        self, cand: Candidates, n: int, min_dist: float, avoid: np.ndarray | list | None = None
+    ) -> list[tuple[int, int]]:
         """Up to ``n`` distinct random candidates, pairwise at least ``min_dist`` apart.
 
         ``avoid``: (k, 2) image ``[x, y]`` points the new ones must also be ``min_dist`` from
         and differ from. Points are uniform over the valid candidates: first by rejection
         sampling on the candidate rectangle, then (if that found too few) from the exact
         enumeration, so fewer than ``n`` come back only when no valid candidate is left.
-        Returns an (m, 2) int64 array of image ``[x, y]``.
+        Returns a list of ``(x, y)`` image pixels.
         """
         if n <= 0 or cand.region_empty:
-            return no_points()
+            return []
         md2 = max(float(min_dist) ** 2, 1.0)  # distinct pixels at least
-        fixed: list[tuple[int, int]] = [tuple(q) for q in np.asarray(avoid).tolist()] if avoid is not None else []
+        if avoid is None:
+            fixed: list[tuple[int, int]] = []
+        elif isinstance(avoid, list):
+            fixed = list(avoid)
+        else:
+            fixed = [tuple(q) for q in np.asarray(avoid).tolist()]
         s = self._stream(cand)
         budget = _DRAWS_PER_POINT * n + _DRAWS_BASE
         start = s.drawn
@@ -183,7 +194,7 @@ class Sampler:
                     taken.add(q)
                     chosen.append(q)
                     if len(chosen) == n:
-                        return np.asarray(chosen, np.int64)
+                        return chosen
             return self._distinct_exact(cand, n, chosen, taken)
         while True:
             if s.pos == len(xs):
@@ -203,10 +214,10 @@ class Sampler:
                 chosen.append((x, y))
                 fixed.append((x, y))
                 if len(chosen) == n:
-                    return np.asarray(chosen, np.int64)
+                    return chosen
         return self._spaced_exact(cand, n, md2, chosen, fixed)
 
-    def _spaced_exact(self, cand: Candidates, n: int, md2: float, chosen: list, fixed: list) -> np.ndarray:
+    def _spaced_exact(self, cand: Candidates, n: int, md2: float, chosen: list, fixed: list) -> list:
         """Finish a spaced sample from the enumerated candidates (rejection sampling fell short)."""
         pool = cand.xy()
         while len(chosen) < n and len(pool):
@@ -222,9 +233,9 @@ class Sampler:
                     fixed.append((x, y))
                     if len(chosen) == n:
                         break
-        return np.asarray(chosen, np.int64).reshape(-1, 2)
+        return chosen
 
-    def _distinct_exact(self, cand: Candidates, n: int, chosen: list, taken: set) -> np.ndarray:
+    def _distinct_exact(self, cand: Candidates, n: int, chosen: list, taken: set) -> list:
         """Finish a distinct sample from the enumerated candidates."""
         pool = cand.xy()
         if len(pool):
@@ -235,7 +246,7 @@ class Sampler:
             if k:
                 pick = np.sort(self.rng.choice(len(pool), size=k, replace=False))
                 chosen.extend(map(tuple, pool[pick].tolist()))
-        return np.asarray(chosen, np.int64).reshape(-1, 2)
+        return chosen
 
     def cover(self, cand: Candidates, n: int) -> np.ndarray:
         """Greedy farthest-point cover: a random first candidate, then each next one farthest

@@ -21,14 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotate.clicks.instance import InstanceMaps, Layer
-from annotate.clicks.multipoint import border_width, multipoint_clicks
-from annotate.clicks.negative import (
-    boundary_candidates,
-    xu_negatives_background,
-    xu_negatives_boundary,
-    xu_negatives_other_objects,
-)
-from annotate.clicks.positive import xu_positives
+from annotate.clicks.multipoint import border_width, multipoint_lists
+from annotate.clicks.negative import boundary_candidates
 from annotate.clicks.sampling import Sampler, as_sampler, draw_count, reused_instance_rng
 from portraitkit.params import ClicksParams
 
@@ -79,65 +73,74 @@ def simulate(
     """One click set of ``strategy`` for the object of ``maps`` (see :func:`build_maps`).
 
     ``rng``: a generator, or a :class:`~annotate.clicks.sampling.Sampler` shared by the
-    successive sets of one strategy (what :func:`instance_sets` does).
+    successive sets of one strategy (K calls on one sampler give :func:`instance_sets`' sets).
     """
-    p = params
-    sampler = as_sampler(rng)
-    if strategy == "multipoint":
-        pos, neg, npr, nnr = multipoint_clicks(
-            maps,
-            sampler,
-            max_points=p.mp_max_points,
-            gamma=p.mp_gamma,
-            pos_erode=p.mp_pos_erode,
-            border_scale=p.mp_border_scale,
-            neg_probs=(p.mp_neg_probs.bg, p.mp_neg_probs.other, p.mp_neg_probs.border),
-        )
-        return ClickSet(pos, neg, npr, nnr)
-    if strategy not in STRATEGY_CODES:
-        raise ValueError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGY_CODES)})")
-    n_pos = draw_count(sampler.rng, p.n_pos)
-    neg_range = {"xu_pos_neg1": p.n_neg1, "xu_pos_neg2": p.n_neg2, "xu_pos_neg3": p.n_neg3}[strategy]
-    n_neg = draw_count(sampler.rng, neg_range)
-    pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, sampler)
-    if strategy == "xu_pos_neg1":
-        neg = xu_negatives_background(maps, n_neg, p.d_margin, p.d_step, p.d_max, sampler)
-    elif strategy == "xu_pos_neg2":
-        neg = xu_negatives_other_objects(maps, n_neg, p.d_margin, p.d_step, sampler)
-    else:
-        neg = xu_negatives_boundary(maps, n_neg, p.d_margin, p.neg3_band, sampler)
-    return ClickSet(pos, neg, n_pos, n_neg)
+    pos, neg, npr, nnr = strategy_set_lists(maps, strategy, params, as_sampler(rng), 1)[0]
+    return ClickSet(_xy(pos), _xy(neg), npr, nnr)
 
 
 def instance_sets(
     maps: InstanceMaps, annotation_id: int, params: ClicksParams, seed: int
 ) -> list[tuple[str, int, ClickSet]]:
-    """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``.
+    """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``."""
+    return [
+        (strategy, k, ClickSet(_xy(pos), _xy(neg), npr, nnr))
+        for strategy, k, pos, neg, npr, nnr in instance_set_lists(maps, annotation_id, params, seed)
+    ]
 
-    The same sets as K :func:`simulate` calls sharing one sampler per strategy; the
-    farthest-point covers of strategy 3 are computed together once their draws are made.
-    """
-    out = []
+
+def _xy(points: list) -> np.ndarray:
+    return np.asarray(points, np.int64).reshape(-1, 2)
+
+
+def instance_set_lists(maps: InstanceMaps, annotation_id: int, params: ClicksParams, seed: int) -> list[tuple]:
+    """:func:`instance_sets` as ``(strategy, set_index, positives, negatives, n_pos_requested,
+    n_neg_requested)`` with the clicks as lists of ``(x, y)``: the stage's form, without an
+    array per set."""
+    out: list[tuple] = []
     for strategy in params.strategies:
         # each strategy's sets are finished before the next strategy's generator is made
         sampler = Sampler(reused_instance_rng(seed, STRATEGY_CODES[strategy], annotation_id))
-        if strategy == "xu_pos_neg3":
-            out.extend((strategy, k, cs) for k, cs in enumerate(_boundary_sets(maps, params, sampler)))
-            continue
-        for k in range(params.sets_per_strategy):
-            out.append((strategy, k, simulate(maps, strategy, params, sampler)))
+        sets = strategy_set_lists(maps, strategy, params, sampler, params.sets_per_strategy)
+        out.extend((strategy, k, *cs) for k, cs in enumerate(sets))
     return out
 
 
-def _boundary_sets(maps: InstanceMaps, params: ClicksParams, sampler: Sampler) -> list[ClickSet]:
-    """The K sets of ``xu_pos_neg3``, drawn exactly as :func:`simulate` draws them one by one."""
+def strategy_set_lists(
+    maps: InstanceMaps, strategy: str, params: ClicksParams, sampler: Sampler, count: int
+) -> list[tuple[list, list, int, int]]:
+    """``count`` successive sets of ``strategy`` from ``sampler``: ``(positives, negatives,
+    n_pos_requested, n_neg_requested)`` with the clicks as lists of ``(x, y)``."""
     p = params
-    cand = boundary_candidates(maps, p.d_margin, p.neg3_band)
-    drawn = []
-    for _ in range(p.sets_per_strategy):
-        n_pos = draw_count(sampler.rng, p.n_pos)
-        n_neg = draw_count(sampler.rng, p.n_neg3)
-        pos = xu_positives(maps, n_pos, p.d_margin, p.d_step, sampler)
-        drawn.append((pos, n_pos, n_neg, sampler.cover_start(cand, n_neg)))
-    negs = sampler.covers(cand, [(n_neg, start) for _, _, n_neg, start in drawn])
-    return [ClickSet(pos, neg, n_pos, n_neg) for (pos, n_pos, n_neg, _), neg in zip(drawn, negs)]
+    rng = sampler.rng
+    if strategy == "multipoint":
+        probs = (p.mp_neg_probs.bg, p.mp_neg_probs.other, p.mp_neg_probs.border)
+        return [
+            multipoint_lists(maps, sampler, p.mp_max_points, p.mp_gamma, p.mp_pos_erode, p.mp_border_scale, probs)
+            for _ in range(count)
+        ]
+    if strategy not in STRATEGY_CODES:
+        raise ValueError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGY_CODES)})")
+    pos_cand = maps.inside(p.d_margin)  # as xu_positives
+    if strategy == "xu_pos_neg3":
+        cand = boundary_candidates(maps, p.d_margin, p.neg3_band)
+        drawn = []
+        for _ in range(count):
+            n_pos = draw_count(rng, p.n_pos)
+            n_neg = draw_count(rng, p.n_neg3)
+            pos = sampler.spaced_list(pos_cand, n_pos, p.d_step)
+            drawn.append((pos, n_pos, n_neg, sampler.cover_start(cand, n_neg)))
+        # a cover is fixed once its start is drawn: the covers of all sets are computed together
+        negs = sampler.covers(cand, [(n_neg, start) for _, _, n_neg, start in drawn])
+        return [(pos, list(map(tuple, neg.tolist())), n_pos, n_neg) for (pos, n_pos, n_neg, _), neg in zip(drawn, negs)]
+    if strategy == "xu_pos_neg1":  # as xu_negatives_background
+        neg_cand, neg_range = maps.ring(max(p.d_margin, 1e-6), p.d_max), p.n_neg1
+    else:  # as xu_negatives_other_objects
+        neg_cand, neg_range = maps.other_objects(p.d_margin), p.n_neg2
+    out = []
+    for _ in range(count):
+        n_pos = draw_count(rng, p.n_pos)
+        n_neg = draw_count(rng, neg_range)
+        pos = sampler.spaced_list(pos_cand, n_pos, p.d_step)
+        out.append((pos, sampler.spaced_list(neg_cand, n_neg, p.d_step), n_pos, n_neg))
+    return out

@@ -30,7 +30,7 @@ import pandas as pd
 
 from annotate.clicks.decode import decode_cropped
 from annotate.clicks.instance import ImageObjects
-from annotate.clicks.sets import build_maps_from_crop, instance_sets
+from annotate.clicks.sets import build_maps_from_crop, instance_set_lists
 from portraitkit.errors import UserError
 from curate.outputs import SPLITS, read_split
 from portraitkit.io import atomic_dir, read_parquet, write_json
@@ -146,28 +146,34 @@ def image_sets(task: Task, params: ClicksParams, seed: int, person_category_id: 
     pieces = [_decode(a, h, w, where) for a in anns]
     split_code = SPLITS.index(split)
     strategy_code = {s: i for i, s in enumerate(params.strategies)}
-    meta, pos, neg = [], [], []
+    meta: list[tuple] = []
+    n_pos: list[int] = []
+    n_neg: list[int] = []
+    pos: list[tuple[int, int]] = []
+    neg: list[tuple[int, int]] = []
     objects = ImageObjects(h, w, pieces)
     for i, ann in enumerate(anns):
         if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
             continue
         x0, y0, crop = pieces[i]
         maps = build_maps_from_crop(h, w, x0, y0, crop, params, objects.others(i))
-        for strategy, k, cs in instance_sets(maps, int(ann["id"]), params, seed):
+        for strategy, k, p, q, npr, nnr in instance_set_lists(maps, int(ann["id"]), params, seed):
             meta.append(
                 (int(ann["id"]), int(img["id"]), split_code, strategy_code[strategy], k,
-                 cs.n_pos_requested, cs.n_neg_requested, cs.shortfall, len(anns) - 1)
+                 npr, nnr, npr + nnr - len(p) - len(q), len(anns) - 1)
             )
-            pos.append(cs.positives)
-            neg.append(cs.negatives)
+            n_pos.append(len(p))
+            n_neg.append(len(q))
+            pos += p
+            neg += q
     if not meta:
         return SetBlock.empty()
     return SetBlock(
         np.array(meta, np.int64).reshape(-1, len(META_COLUMNS)),
-        np.array([len(p) for p in pos], np.int64),
-        np.array([len(q) for q in neg], np.int64),
-        np.concatenate(pos).astype(np.int32).reshape(-1, 2),
-        np.concatenate(neg).astype(np.int32).reshape(-1, 2),
+        np.array(n_pos, np.int64),
+        np.array(n_neg, np.int64),
+        np.array(pos, np.int32).reshape(-1, 2),
+        np.array(neg, np.int32).reshape(-1, 2),
     )
 
 
