@@ -101,6 +101,14 @@ class _Stream:
         self.drawn = 0
         self.hits = 0
 
+    def more(self, rng: np.random.Generator, want: int, left: int) -> bool:
+        """Draw another batch if ``left`` draws remain (False when the budget is spent).
+        ``xs`` and ``ys`` stay the same list objects, so callers may hold on to them."""
+        if left <= 0:
+            return False
+        self.refill(rng, want, left)
+        return True
+
     def refill(self, rng: np.random.Generator, want: int, limit: int) -> None:
         """Draw a batch sized to yield about ``want`` candidates, at most ``limit`` draws."""
         rate = (self.hits + 1) / (self.drawn + 2)  # Laplace estimate of the hit rate
@@ -182,11 +190,8 @@ class Sampler:
             taken = set(fixed)
             while True:
                 if s.pos == len(xs):
-                    left = budget - (s.drawn - start)
-                    if left <= 0:
+                    if not s.more(self.rng, n - len(chosen), budget - (s.drawn - start)):
                         break
-                    s.refill(self.rng, n - len(chosen), left)
-                    xs, ys = s.xs, s.ys
                     continue
                 q = (xs[s.pos], ys[s.pos])
                 s.pos += 1
@@ -198,11 +203,8 @@ class Sampler:
             return self._distinct_exact(cand, n, chosen, taken)
         while True:
             if s.pos == len(xs):
-                left = budget - (s.drawn - start)
-                if left <= 0:
+                if not s.more(self.rng, n - len(chosen), budget - (s.drawn - start)):
                     break
-                s.refill(self.rng, n - len(chosen), left)
-                xs, ys = s.xs, s.ys
                 continue
             x, y = xs[s.pos], ys[s.pos]
             s.pos += 1
