@@ -172,7 +172,10 @@ class ImageObjects:
                 if m.size:
                     r, c = py - self.y0 + 1, px - self.x0 + 1
                     dst = count[r : r + m.shape[0], c : c + m.shape[1]]
-                    np.add(dst, m, out=dst, casting="unsafe")
+                    if dtype == np.uint8:
+                        cv2.add(dst, m, dst=dst)  # in place on the view, several times numpy's speed
+                    else:
+                        np.add(dst, m, out=dst, casting="unsafe")
             self._count_flat = count.reshape(-1)
         return self._count_flat
 
