@@ -30,7 +30,7 @@ def xu_negatives_background(
 ) -> np.ndarray:
     """Strategy 1. With a plain mask, the crop is built here (reach ``d_max``)."""
     maps = as_maps(mask_or_maps, reach=d_max)
-    return spaced_sample(maps.ring(max(d_margin, 1e-6), d_max), n, d_step, rng)
+    return spaced_sample(background_candidates(maps, d_margin, d_max), n, d_step, rng)
 
 
 def xu_negatives_other_objects(
@@ -43,7 +43,7 @@ def xu_negatives_other_objects(
 ) -> np.ndarray:
     """Strategy 2: ``others`` is the H x W mask of the image's other objects (or set on the maps)."""
     maps = as_maps(mask_or_maps, reach=d_margin, others=others)
-    return spaced_sample(maps.other_objects(d_margin), n, d_step, rng)
+    return spaced_sample(other_object_candidates(maps, d_margin), n, d_step, rng)
 
 
 def xu_negatives_boundary(
@@ -58,6 +58,20 @@ def xu_negatives_boundary(
     return farthest_point_cover(boundary_candidates(maps, d_margin, band), n, rng)
 
 
+# Each strategy's candidate set, defined once: the functions above and the stage's
+# strategy_set_lists (annotate.clicks.sets) both draw from these.
+
+
+def background_candidates(maps: InstanceMaps, d_margin: float, d_max: float) -> Candidates:
+    """Strategy 1's candidates: outside pixels at distance ``d_margin .. d_max``."""
+    return maps.ring(d_margin, d_max)  # ring() keeps lo > 0: never the object itself
+
+
+def other_object_candidates(maps: InstanceMaps, d_margin: float) -> Candidates:
+    """Strategy 2's candidates: pixels of other objects at least ``d_margin`` from this one."""
+    return maps.other_objects(d_margin)
+
+
 def boundary_candidates(maps: InstanceMaps, d_margin: float, band: float) -> Candidates:
     """Strategy 3's candidates: outside pixels at distance ``d_margin .. d_margin + band``."""
-    return maps.ring(max(d_margin, 1e-6), d_margin + band)
+    return maps.ring(d_margin, d_margin + band)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotate.clicks.instance import InstanceMaps
+from annotate.clicks.instance import Candidates, InstanceMaps
 from annotate.clicks.sampling import Sampler, spaced_sample
 
 
@@ -30,5 +30,9 @@ def xu_positives(
     Fewer than ``n`` (possibly none) when the object has no more valid points: tiny or thin
     objects whose interior is nowhere ``d_margin`` deep.
     """
-    maps = as_maps(mask_or_maps)
-    return spaced_sample(maps.inside(d_margin), n, d_step, rng)
+    return spaced_sample(positive_candidates(as_maps(mask_or_maps), d_margin), n, d_step, rng)
+
+
+def positive_candidates(maps: InstanceMaps, d_margin: float) -> Candidates:
+    """The positives' candidates: object pixels at least ``d_margin`` from the boundary."""
+    return maps.inside(d_margin)

@@ -22,8 +22,9 @@ import numpy as np
 
 from annotate.clicks.instance import InstanceMaps, Layer
 from annotate.clicks.multipoint import border_width, multipoint_lists
-from annotate.clicks.negative import boundary_candidates
-from annotate.clicks.sampling import Sampler, as_sampler, draw_count, reused_instance_rng
+from annotate.clicks.negative import background_candidates, boundary_candidates, other_object_candidates
+from annotate.clicks.positive import positive_candidates
+from annotate.clicks.sampling import Sampler, as_points, as_sampler, draw_count, reused_instance_rng
 from portraitkit.params import ClicksParams
 
 # Fixed numbers: part of the seed, never renumber.
@@ -76,7 +77,7 @@ def simulate(
     successive sets of one strategy (K calls on one sampler give :func:`instance_sets`' sets).
     """
     pos, neg, npr, nnr = strategy_set_lists(maps, strategy, params, as_sampler(rng), 1)[0]
-    return ClickSet(_xy(pos), _xy(neg), npr, nnr)
+    return ClickSet(as_points(pos), as_points(neg), npr, nnr)
 
 
 def instance_sets(
@@ -84,13 +85,9 @@ def instance_sets(
 ) -> list[tuple[str, int, ClickSet]]:
     """All ``(strategy, set_index, ClickSet)`` of one instance, K per strategy of ``params``."""
     return [
-        (strategy, k, ClickSet(_xy(pos), _xy(neg), npr, nnr))
+        (strategy, k, ClickSet(as_points(pos), as_points(neg), npr, nnr))
         for strategy, k, pos, neg, npr, nnr in instance_set_lists(maps, annotation_id, params, seed)
     ]
-
-
-def _xy(points: list) -> np.ndarray:
-    return np.asarray(points, np.int64).reshape(-1, 2)
 
 
 def instance_set_lists(maps: InstanceMaps, annotation_id: int, params: ClicksParams, seed: int) -> list[tuple]:
@@ -121,7 +118,7 @@ def strategy_set_lists(
         ]
     if strategy not in STRATEGY_CODES:
         raise ValueError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGY_CODES)})")
-    pos_cand = maps.inside(p.d_margin)  # as xu_positives
+    pos_cand = positive_candidates(maps, p.d_margin)
     if strategy == "xu_pos_neg3":
         cand = boundary_candidates(maps, p.d_margin, p.neg3_band)
         drawn = []
@@ -133,10 +130,10 @@ def strategy_set_lists(
         # a cover is fixed once its start is drawn: the covers of all sets are computed together
         negs = sampler.covers(cand, [(n_neg, start) for _, _, n_neg, start in drawn])
         return [(pos, list(map(tuple, neg.tolist())), n_pos, n_neg) for (pos, n_pos, n_neg, _), neg in zip(drawn, negs)]
-    if strategy == "xu_pos_neg1":  # as xu_negatives_background
-        neg_cand, neg_range = maps.ring(max(p.d_margin, 1e-6), p.d_max), p.n_neg1
-    else:  # as xu_negatives_other_objects
-        neg_cand, neg_range = maps.other_objects(p.d_margin), p.n_neg2
+    if strategy == "xu_pos_neg1":
+        neg_cand, neg_range = background_candidates(maps, p.d_margin, p.d_max), p.n_neg1
+    else:
+        neg_cand, neg_range = other_object_candidates(maps, p.d_margin), p.n_neg2
     out = []
     for _ in range(count):
         n_pos = draw_count(rng, p.n_pos)
