@@ -125,9 +125,6 @@ class ArrayLayer:
     def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return self.array[y, x] != 0
 
-    def full(self) -> np.ndarray:
-        return np.asarray(self.array) != 0
-
     def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """A new bool array of the rectangle ``[x0, x1) x [y0, y1)``."""
         return np.asarray(self.array)[y0:y1, x0:x1] != 0

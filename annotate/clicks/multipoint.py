@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.sampling import Sampler, as_sampler
+from annotate.clicks.sampling import Sampler, as_points, as_sampler
 
 
 @lru_cache(maxsize=64)
@@ -64,12 +64,7 @@ def multipoint_clicks(
     pos, neg, n_pos, n_neg = multipoint_lists(
         maps, as_sampler(rng), max_points, gamma, pos_erode, border_scale, tuple(neg_probs)
     )
-    return (
-        np.asarray(pos, np.int64).reshape(-1, 2),
-        np.asarray(neg, np.int64).reshape(-1, 2),
-        n_pos,
-        n_neg,
-    )
+    return as_points(pos), as_points(neg), n_pos, n_neg
 
 
 def multipoint_lists(

@@ -72,20 +72,9 @@ def no_points() -> np.ndarray:
     return np.zeros((0, 2), np.int64)
 
 
-def uniform_pixels(cand: Candidates, m: int, rng: np.random.Generator) -> np.ndarray:
-    """``m`` uniform random pixels ``[x, y]`` of the candidate rectangle (an (m, 2) int64 array).
-
-    One ``rng.random`` draw per pixel (several times cheaper than ``rng.integers`` with array
-    bounds): flat index ``floor(u * area)``, row-major.
-    """
-    w = cand.x1 - cand.x0
-    idx = (rng.random(m) * (w * (cand.y1 - cand.y0))).astype(np.int64)
-    pts = np.empty((m, 2), np.int64)
-    np.floor_divide(idx, w, out=pts[:, 1])
-    pts[:, 0] = idx - pts[:, 1] * w
-    pts[:, 0] += cand.x0
-    pts[:, 1] += cand.y0
-    return pts
+def as_points(points: list[tuple[int, int]]) -> np.ndarray:
+    """``(x, y)`` pairs as the (m, 2) int64 array the public functions return."""
+    return np.asarray(points, np.int64).reshape(-1, 2)
 
 
 class _Stream:
@@ -114,21 +103,23 @@ class _Stream:
         rate = (self.hits + 1) / (self.drawn + 2)  # Laplace estimate of the hit rate
         m = int(min(limit, _MAX_BATCH, max(_MIN_BATCH, math.ceil(1.5 * want / rate))))
         cand = self.cand
-        if cand.mapped:
-            flat = cand.flat()
-            w = cand.x1 - cand.x0
-            idx = (rng.random(m) * flat.size).astype(np.int64)
-            hit = np.flatnonzero(flat[idx])
-            idx = idx[hit]
-            ys = idx // w
-            idx -= ys * w
-            idx += cand.x0
+        w = cand.x1 - cand.x0
+        # uniform pixels of the rectangle: one rng.random per pixel (several times cheaper than
+        # rng.integers with array bounds), flat row-major index floor(u * area)
+        idx = (rng.random(m) * (w * (cand.y1 - cand.y0))).astype(np.int64)
+        if cand.mapped:  # one lookup in the region map keeps the candidates
+            idx = idx[cand.flat()[idx]]
+            ys, xs = np.divmod(idx, w)
+            xs += cand.x0
             ys += cand.y0
-            xs = idx
+            hits = len(idx)
         else:
-            pts = uniform_pixels(cand, m, rng)
-            hit = np.flatnonzero(cand.pred(pts[:, 0], pts[:, 1]))
-            xs, ys = pts[hit, 0], pts[hit, 1]
+            ys, xs = np.divmod(idx, w)
+            xs += cand.x0
+            ys += cand.y0
+            ok = cand.pred(xs, ys)
+            xs, ys = xs[ok], ys[ok]
+            hits = len(xs)
         # compact the consumed prefix away now and then (streams live for one instance)
         if self.pos > 256:
             del self.xs[: self.pos], self.ys[: self.pos]
@@ -136,7 +127,7 @@ class _Stream:
         self.xs.extend(xs.tolist())
         self.ys.extend(ys.tolist())
         self.drawn += m
-        self.hits += len(hit)
+        self.hits += hits
 
 
 class Sampler:
@@ -159,7 +150,7 @@ class Sampler:
 
     def spaced(self, cand: Candidates, n: int, min_dist: float, avoid: np.ndarray | None = None) -> np.ndarray:
         """:meth:`spaced_list` as an (m, 2) int64 array of image ``[x, y]``."""
-        return np.asarray(self.spaced_list(cand, n, min_dist, avoid), np.int64).reshape(-1, 2)
+        return as_points(self.spaced_list(cand, n, min_dist, avoid))
 
     def spaced_list(
         self, cand: Candidates, n: int, min_dist: float, avoid: np.ndarray | list | None = None
