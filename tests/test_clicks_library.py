@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
 from annotate.clicks import (
+    STRATEGY_CODES,
     InstanceMaps,
     build_maps,
     instance_rng,
@@ -395,7 +396,7 @@ def test_instance_sets_equal_simulate_one_by_one(shape, other, seed, k):
     maps = build_maps(mask, p, others)
     want = []
     for s in p.strategies:
-        sampler = Sampler(instance_rng(seed, {"xu_pos_neg1": 1, "xu_pos_neg2": 2, "xu_pos_neg3": 3, "multipoint": 4}[s], 9))
+        sampler = Sampler(instance_rng(seed, STRATEGY_CODES[s], 9))
         want += [(s, i, simulate(maps, s, p, sampler)) for i in range(k)]
     assert [(s, i, c.positives.tolist(), c.negatives.tolist(), c.n_pos_requested, c.n_neg_requested) for s, i, c in got] == [
         (s, i, c.positives.tolist(), c.negatives.tolist(), c.n_pos_requested, c.n_neg_requested) for s, i, c in want

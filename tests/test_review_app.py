@@ -127,15 +127,20 @@ def test_app_renders_samples_and_stops_on_ctrl_c(mongo_env, tmp_path):
         assert canvases >= n or shot.stat().st_size > 20_000
         assert shot.stat().st_size > 10_000
     finally:
-        kids = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        try:
-            rc = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        rc, kids = _stop(proc, signal.SIGINT)  # what Ctrl-C sends
     _assert_stopped(rc, out, port, kids)
+
+
+def _stop(proc: subprocess.Popen, sig: int) -> tuple[int, list]:
+    """Send ``sig`` to a still running App; its exit code and the children it had then."""
+    kids = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=60), kids
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
 
 
 def _assert_stopped(rc: int, out: _Lines, port: int, kids: list) -> None:
@@ -168,12 +173,5 @@ def test_app_stops_on_sigterm(mongo_env, tmp_path):
         assert any("view 'split-train' of dataset 'rv-term'" in line for line in out.lines), out.lines
         assert _port_open(port)
     finally:
-        kids = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            rc = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        rc, kids = _stop(proc, signal.SIGTERM)
     _assert_stopped(rc, out, port, kids)
