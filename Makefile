@@ -16,10 +16,17 @@ help:
 
 setup: $(VENV)/.installed
 
+# Install order matters (see requirements.lock): torch's CPU wheel by exact pin first, so no resolver
+# ever picks a CUDA build; then the whole lock without resolving (--no-deps), because the export stack
+# (litert's xdsl: typing-extensions < 4.13) and FiftyOne (>= 4.14) cannot be resolved together; then
+# the project itself, again without deps. `pip check` must report nothing but that one xdsl line.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
-	$(BIN)/python -m pip install -q -c requirements.lock -e ".[review,dev]"
+	$(BIN)/python -m pip install -q pip==25.3 wheel==0.45.1 setuptools==80.9.0
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check | grep -v '^xdsl .* typing-extensions' | grep . && exit 1 || true
 	touch $@
 
 demo: setup

@@ -37,7 +37,7 @@ def clicks(
     background within D), xu_pos_neg2 (other objects), xu_pos_neg3 (boundary cover), multipoint
     (RITM-style). Same inputs and params give byte-identical outputs for any --workers.
     """
-    from annotate.clicks.stage import run_clicks
+    from portraitkit.annotate.clicks.stage import run_clicks
     from portraitkit.params import load_params, override
 
     params = load_params(params_file)

@@ -56,8 +56,8 @@ def build_cmd(
 ) -> None:
     """Build or update in place the persistent FiftyOne review dataset of the kept images."""
     params, review = _review_params(params_file, name=name)
-    from annotate.review.build import build
-    from annotate.review.database import describe
+    from portraitkit.annotate.review.build import build
+    from portraitkit.annotate.review.database import describe
 
     result = build(
         review.name,
@@ -93,7 +93,7 @@ def app_cmd(
 ) -> None:
     """Open the FiftyOne App on the review dataset; Ctrl-C stops it."""
     _, review = _review_params(params_file, name=name, port=port, address=address)
-    from annotate.review.app import launch
+    from portraitkit.annotate.review.app import launch
 
     launch(review.name, review.port, review.address, echo=typer.echo, view=view)
 
@@ -114,7 +114,7 @@ def pull_cmd(
 ) -> None:
     """Write the annotators' reject/accept tags and notes as image_id,decision,note."""
     _, review = _review_params(params_file, name=name)
-    from annotate.review.pull import pull
+    from portraitkit.annotate.review.pull import pull
 
     result = pull(review.name, out, merge=not replace)
     info(

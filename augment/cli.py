@@ -23,7 +23,7 @@ def augment(
     params_file: Path = PARAMS_OPTION,
 ) -> None:
     """Write N realistic augmented variants (image, mask, moved clicks, replayable transforms) per train image."""
-    from augment.stage import run_augment
+    from portraitkit.augment.stage import run_augment
     from portraitkit.params import load_params, override
 
     params = load_params(params_file)

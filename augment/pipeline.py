@@ -49,8 +49,8 @@ import cv2
 import numpy as np
 
 import albumentations as A
-from augment import realism
-from augment.transforms import (
+from portraitkit.augment import realism
+from portraitkit.augment.transforms import (
     CameraShake,
     CastShadow,
     ColorTemperature,

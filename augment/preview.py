@@ -82,7 +82,7 @@ def tile(rgb: np.ndarray, mask: np.ndarray, ignore: int, pos=(), neg=(), label: 
 def render_preview(out: Path, images: Path, curated: Path, variants: pd.DataFrame, click_rows: list[dict[str, Any]],
                    params: AugmentParams, tasks, results) -> bool:
     """Write ``out/preview.png``; False when there is nothing to show."""
-    from augment import stage
+    from portraitkit.augment import stage
 
     if params.preview_images == 0 or variants.empty:
         return False

@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from augment.imageio import ImageReadError, read_image, read_mask
-from augment.pipeline import Augmenter, Click
-from curate.masks import ann_to_mask, union_mask
-from curate.outputs import read_split
+from portraitkit.augment.imageio import ImageReadError, read_image, read_mask
+from portraitkit.augment.pipeline import Augmenter, Click
+from portraitkit.curate.masks import ann_to_mask, union_mask
+from portraitkit.curate.outputs import read_split
 from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
 from portraitkit.io import atomic_dir, atomic_path, read_parquet, safe_join, write_json, write_parquet
@@ -406,7 +406,7 @@ def run_augment(
         if clicks is not None:
             write_parquet(tmp / "clicks.parquet", pd.DataFrame(click_rows, columns=CLICK_OUT_COLUMNS))
 
-        from augment.preview import render_preview
+        from portraitkit.augment.preview import render_preview
 
         if not _CTX:
             _init_worker(*init_args)

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.pipeline import Augmenter, Click, rng_pair  # noqa: E402
+from portraitkit.augment.pipeline import Augmenter, Click, rng_pair  # noqa: E402
 from portraitkit.params import load_params  # noqa: E402
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from annotate.clicks import GrabCutPredictor, evaluate_instance, summarize
-from curate.masks import ann_to_mask
+from portraitkit.annotate.clicks import GrabCutPredictor, evaluate_instance, summarize
+from portraitkit.curate.masks import ann_to_mask
 from portraitkit.params import load_params
 
 
@@ -62,7 +62,7 @@ def main() -> None:
             images_dir = args.images
             source = str(args.coco)
         else:
-            from curate.demo import generate
+            from portraitkit.curate.demo import generate
 
             generate(Path(tmp) / "demo", args.demo_images, params.demo.seed, params.demo)
             coco = json.loads((Path(tmp) / "demo" / "annotations" / "instances.json").read_text())

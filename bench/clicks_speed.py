@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from annotate.clicks.stage import SetBlock, generate_sets, load_tasks, make_pool
-from annotate.clicks.synthetic import make_curated
+from portraitkit.annotate.clicks.stage import SetBlock, generate_sets, load_tasks, make_pool
+from portraitkit.annotate.clicks.synthetic import make_curated
 from portraitkit.params import load_params, override
 
 

@@ -47,7 +47,7 @@ def pr(flagged: pd.Series, truth: pd.Series) -> dict:
 
 # ---------------------------------------------------------------- demo
 def demo_data(work: Path, params, n_images: int | None = None) -> Path:
-    from curate.demo import generate
+    from portraitkit.curate.demo import generate
 
     demo = work / "demo"
     if not (demo / "truth" / "persons.parquet").exists():
@@ -60,7 +60,7 @@ def curate_demo(demo: Path, work: Path, params, workers: int) -> Path:
     if (curated / "train.json").exists():
         return curated
     try:
-        from curate.stage import run_curate
+        from portraitkit.curate.stage import run_curate
     except ImportError:
         run_curate = None
     if run_curate is not None:
@@ -99,7 +99,7 @@ def portraits_coco(src: Path, work: Path, seed: int) -> tuple[Path, Path, dict[i
     """A COCO file over the portrait photos: per image one faithful or one coarse person polygon."""
     import cv2
 
-    from curate.coarseness.imageio import read_image
+    from portraitkit.curate.coarseness.imageio import read_image
 
     out = work / "portraits"
     truth_file = out / "truth.json"
@@ -175,7 +175,7 @@ def portraits_coco(src: Path, work: Path, seed: int) -> tuple[Path, Path, dict[i
 
 
 def galleries(flags: pd.DataFrame, coco_file: Path, images_dir: Path, out_dir: Path, min_area: float = 5000) -> list[Path]:
-    from curate.coarseness.gallery import render_gallery
+    from portraitkit.curate.coarseness.gallery import render_gallery
 
     coco = json.loads(Path(coco_file).read_text())
     anns = {a["id"]: a for a in coco["annotations"]}
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("PORTRAITKIT_QUIET", "1")
 
-    from curate.coarseness.stage import run_flag
+    from portraitkit.curate.coarseness.stage import run_flag
     from portraitkit.params import load_params
 
     params = load_params(args.params)

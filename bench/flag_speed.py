@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("PORTRAITKIT_QUIET", "1")
 
-    from curate.coarseness.stage import run_flag
-    from curate.demo import generate
+    from portraitkit.curate.coarseness.stage import run_flag
+    from portraitkit.curate.demo import generate
     from portraitkit.io import sha256_file
     from portraitkit.params import load_params
 

@@ -42,7 +42,7 @@ def curate_command(
     Every image of the source file gets a manifest row with the reason it was dropped (the
     first failing rule) or kept. Same inputs and params give byte-identical outputs.
     """
-    from curate.stage import run_curate, summary_line
+    from portraitkit.curate.stage import run_curate, summary_line
 
     all_params = load_params(params_file)
     params = override(

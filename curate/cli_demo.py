@@ -20,7 +20,7 @@ def demo_data(
     params_file: Path = PARAMS_OPTION,
 ) -> None:
     """Generate synthetic COCO-format person photos (with keypoints and the exact masks as truth)."""
-    from curate.demo import iter_images, write_dataset
+    from portraitkit.curate.demo import iter_images, write_dataset
     from portraitkit.params import load_params, override
 
     params = override(load_params(params_file).demo, "demo", images=images, seed=seed)

@@ -22,7 +22,7 @@ def flag(
     params_file: Path = PARAMS_OPTION,
 ) -> None:
     """Score every non-crowd person annotation for polygon coarseness and flag the worst."""
-    from curate.coarseness.stage import run_flag
+    from portraitkit.curate.coarseness.stage import run_flag
     from portraitkit.params import load_params, override
 
     params = load_params(params_file)

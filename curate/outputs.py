@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curate.split import SPLITS
+from portraitkit.curate.split import SPLITS
 from portraitkit.errors import UserError
 from portraitkit.io import read_json
 

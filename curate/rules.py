@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from curate.masks import ann_to_rle
+from portraitkit.curate.masks import ann_to_rle
 from portraitkit.params import CurateParams
 
 REASONS = (

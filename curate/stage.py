@@ -26,10 +26,10 @@ import pyarrow as pa
 from pycocotools import mask as mask_utils
 
 import portraitkit
-from curate.coco import CocoIndex, load_coco, load_num_keypoints
-from curate.reviews import read_decisions
-from curate.rules import REASONS, PersonMeasure, count_reason, measure_persons, overlapping_categories
-from curate.split import SPLITS, assign_split
+from portraitkit.curate.coco import CocoIndex, load_coco, load_num_keypoints
+from portraitkit.curate.reviews import read_decisions
+from portraitkit.curate.rules import REASONS, PersonMeasure, count_reason, measure_persons, overlapping_categories
+from portraitkit.curate.split import SPLITS, assign_split
 from portraitkit.cli_common import progress
 from portraitkit.io import atomic_dir, atomic_path, sha256_file, write_json, write_parquet, write_png
 from portraitkit.params import CurateParams

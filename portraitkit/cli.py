@@ -16,13 +16,13 @@ from portraitkit.errors import UserError
 # (module, attribute): each is a typer app whose commands appear at the top level,
 # or a group (review) that keeps its own name.
 STAGE_APPS = [
-    "curate.cli_demo",
-    "curate.cli_curate",
-    "curate.cli_flag",
-    "annotate.cli_clicks",
-    "augment.cli",
-    "annotate.cli_review",
-    "reports.cli",
+    "portraitkit.curate.cli_demo",
+    "portraitkit.curate.cli_curate",
+    "portraitkit.curate.cli_flag",
+    "portraitkit.annotate.cli_clicks",
+    "portraitkit.augment.cli",
+    "portraitkit.annotate.cli_review",
+    "portraitkit.reports.cli",
 ]
 # Typer lists groups after commands; the list above is the pipeline order.
 

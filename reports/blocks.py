@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports.gallery import GalleryItem
+from portraitkit.reports.gallery import GalleryItem
 
 
 @dataclass

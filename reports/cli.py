@@ -44,8 +44,8 @@ def report(
     Sections whose stage has not run show a short note instead. The page opens offline.
     """
     from portraitkit.params import load_params, override
-    from reports.collect import ReportInputs
-    from reports.stage import build_report
+    from portraitkit.reports.collect import ReportInputs
+    from portraitkit.reports.stage import build_report
 
     params = load_params(params_file)
     params.report = override(

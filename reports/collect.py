@@ -17,7 +17,7 @@ import pandas as pd
 from portraitkit.errors import UserError
 from portraitkit.io import read_json, read_parquet
 
-from curate.outputs import SPLITS
+from portraitkit.curate.outputs import SPLITS
 PREFERRED_SIGNALS = ("n_vertices", "vertex_density", "hull_gap", "longest_edge_rel", "edge_alignment", "edge_contrast")
 
 

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import cv2
 import numpy as np
 
-from curate.masks import ann_to_mask
+from portraitkit.curate.masks import ann_to_mask
 from portraitkit.io import safe_join
 
 # BGR colours.

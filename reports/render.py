@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import jinja2
 
-from reports.blocks import Kpi, SectionView
+from portraitkit.reports.blocks import Kpi, SectionView
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from portraitkit.params import Params, ReportParams
-from reports import charts, gallery
-from reports.blocks import (
+from portraitkit.reports import charts, gallery
+from portraitkit.reports.blocks import (
     Columns,
     Details,
     Figure,
@@ -32,10 +32,10 @@ from reports.blocks import (
     Stats,
     Table,
 )
-from curate.rules import REASONS
-from reports.collect import SPLITS, ReportData, as_list, points, reason_list
-from reports.gallery import GalleryItem
-from reports.identity import Identity
+from portraitkit.curate.rules import REASONS
+from portraitkit.reports.collect import SPLITS, ReportData, as_list, points, reason_list
+from portraitkit.reports.gallery import GalleryItem
+from portraitkit.reports.identity import Identity
 
 # The curate rules in the order they run: a dropped image carries the first that failed.
 RULE_ORDER = REASONS

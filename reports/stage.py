@@ -18,11 +18,11 @@ from typing import Any
 from portraitkit import __version__
 from portraitkit.io import atomic_dir, write_json
 from portraitkit.params import Params
-from reports import charts
-from reports.collect import ReportData, ReportInputs, collect
-from reports.identity import build_identity
-from reports.render import render_html
-from reports.sections import SECTIONS, BuildContext, Section, funnel_steps, headline, kpis
+from portraitkit.reports import charts
+from portraitkit.reports.collect import ReportData, ReportInputs, collect
+from portraitkit.reports.identity import build_identity
+from portraitkit.reports.render import render_html
+from portraitkit.reports.sections import SECTIONS, BuildContext, Section, funnel_steps, headline, kpis
 
 INDEX = "index.html"
 

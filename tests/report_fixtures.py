@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from portraitkit.io import sha256_file, write_json, write_parquet
-from reports.collect import ReportInputs
+from portraitkit.reports.collect import ReportInputs
 
 W, H = 320, 240
 N_IMAGES = 16

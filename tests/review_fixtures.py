@@ -177,7 +177,7 @@ def make_tiny_data(root: Path, n_images: int = 6, seed: int = 0, width: int = 16
     """Images, a curated folder (per the curate contract), flags and clicks, all small."""
     import cv2
 
-    from curate.masks import ann_to_mask, union_mask
+    from portraitkit.curate.masks import ann_to_mask, union_mask
 
     rng = np.random.default_rng(seed)
     root = Path(root)

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from augment import realism
-from augment.pipeline import Augmenter, Click, decode_params, encode_params, replay
-from augment.transforms import line_kernel, shake_kernel
+from portraitkit.augment import realism
+from portraitkit.augment.pipeline import Augmenter, Click, decode_params, encode_params, replay
+from portraitkit.augment.transforms import line_kernel, shake_kernel
 from portraitkit.params import load_params
 from portraitkit.params.augment import FAMILIES, AugmentParams
 

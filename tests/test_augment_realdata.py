@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from augment import realism
-from augment.imageio import read_image
-from augment.pipeline import Augmenter
-from augment.stage import run_augment
-from curate.masks import union_mask
+from portraitkit.augment import realism
+from portraitkit.augment.imageio import read_image
+from portraitkit.augment.pipeline import Augmenter
+from portraitkit.augment.stage import run_augment
+from portraitkit.curate.masks import union_mask
 from portraitkit.params.augment import AugmentParams
 from tests.realdata import REALDATA
 

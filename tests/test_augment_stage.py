@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from augment.cli import app
-from augment.imageio import ImageReadError, read_image
-from augment.pipeline import replay
-from curate.masks import ann_to_mask, union_mask
+from portraitkit.augment.cli import app
+from portraitkit.augment.imageio import ImageReadError, read_image
+from portraitkit.augment.pipeline import replay
+from portraitkit.curate.masks import ann_to_mask, union_mask
 from portraitkit.io import sha256_tree
 from portraitkit.params.augment import AugmentParams
 

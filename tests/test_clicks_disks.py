@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotate.clicks.disks import canonical, disk, disk_n, last_step
+from portraitkit.annotate.clicks.disks import canonical, disk, disk_n, last_step
 
 
 def compose(n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from annotate.clicks import (
+from portraitkit.annotate.clicks import (
     STRATEGY_CODES,
     InstanceMaps,
     build_maps,
@@ -26,9 +26,9 @@ from annotate.clicks import (
     xu_negatives_other_objects,
     xu_positives,
 )
-from annotate.clicks.instance import Candidates
-from annotate.clicks.multipoint import border_width
-from annotate.clicks.sampling import Sampler, covering_radius
+from portraitkit.annotate.clicks.instance import Candidates
+from portraitkit.annotate.clicks.multipoint import border_width
+from portraitkit.annotate.clicks.sampling import Sampler, covering_radius
 from portraitkit.params import ClicksParams
 
 EPS = 1e-4
@@ -299,10 +299,10 @@ def test_candidates_from_mask_and_empty():
 @given(shape=shapes, o1=st.integers(0, 2**32 - 1), o2=st.integers(0, 2**32 - 1), seed=st.integers(0, 100))
 def test_stage_layers_give_the_same_sets_as_full_masks(shape, o1, o2, seed):
     """The stage passes other objects as cropped pieces; results equal those from a full mask."""
-    from annotate.clicks.decode import decode_cropped
-    from annotate.clicks.instance import ImageObjects
-    from annotate.clicks.sets import build_maps_from_crop
-    from curate.masks import mask_to_rle
+    from portraitkit.annotate.clicks.decode import decode_cropped
+    from portraitkit.annotate.clicks.instance import ImageObjects
+    from portraitkit.annotate.clicks.sets import build_maps_from_crop
+    from portraitkit.curate.masks import mask_to_rle
 
     mask = random_shape(*shape)
     h, w = mask.shape
@@ -351,7 +351,7 @@ def test_exact_outer_distance_queries_with_holes(shape, hole):
 def test_instance_rng_is_philox_keyed_by_seed_annotation_and_strategy(ids):
     """The documented key; the stage's re-keyed generator draws exactly what a new one draws,
     whatever was drawn from it before."""
-    from annotate.clicks.sampling import reused_instance_rng
+    from portraitkit.annotate.clicks.sampling import reused_instance_rng
 
     seed, code, aid = ids
     def draws(g: np.random.Generator) -> tuple:

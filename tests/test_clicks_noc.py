@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotate.clicks import (
+from portraitkit.annotate.clicks import (
     Click,
     GrabCutPredictor,
     disk_maps,
@@ -18,7 +18,7 @@ from annotate.clicks import (
     stack_with_image,
     summarize,
 )
-from annotate.clicks.synthetic import make_image
+from portraitkit.annotate.clicks.synthetic import make_image
 
 
 def rect(h, w, y0, y1, x0, x1):

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from annotate.clicks.decode import decode_cropped
-from annotate.clicks.stage import COLUMNS, read_clicks, run_clicks
-from annotate.clicks.synthetic import make_curated
-from curate.masks import ann_to_mask
+from portraitkit.annotate.clicks.decode import decode_cropped
+from portraitkit.annotate.clicks.stage import COLUMNS, read_clicks, run_clicks
+from portraitkit.annotate.clicks.synthetic import make_curated
+from portraitkit.curate.masks import ann_to_mask
 from portraitkit.cli import app
 from portraitkit.io import sha256_file
 from portraitkit.params import ClicksParams
@@ -174,7 +174,7 @@ def test_decode_cropped_matches_full_decode():
         ref = np.zeros((h, w), np.uint8)
         ref[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]] = m
         assert np.array_equal(ref, full)
-    from curate.masks import mask_to_rle
+    from portraitkit.curate.masks import mask_to_rle
 
     full = np.zeros((20, 30), np.uint8)
     full[5:9, 7:20] = 1

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from curate.stage import run_curate
+from portraitkit.curate.stage import run_curate
 from portraitkit.errors import UserError
 from portraitkit.params import CurateParams
 from tests.coco_factory import CocoBuilder, rect_rle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.stage import run_curate
+from portraitkit.curate.stage import run_curate
 from portraitkit.io import sha256_tree
 from portraitkit.params import CurateParams
 from tests.coco_factory import CocoBuilder

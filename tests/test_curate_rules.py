@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pycocotools.coco import COCO
 
-from curate.stage import run_curate
-from curate.split import assign_split
+from portraitkit.curate.stage import run_curate
+from portraitkit.curate.split import assign_split
 from portraitkit.params import CurateParams
 from tests.coco_factory import CocoBuilder, rect_poly, rect_rle
 
@@ -223,8 +223,8 @@ def test_window_rasterisation_equals_crop_of_full_rasterisation():
     import cv2
     import numpy as np
 
-    from curate.masks import ann_to_mask, ann_to_rle
-    from curate.rules import _mask_in_window
+    from portraitkit.curate.masks import ann_to_mask, ann_to_rle
+    from portraitkit.curate.rules import _mask_in_window
 
     rng = np.random.default_rng(0)
     for _ in range(60):

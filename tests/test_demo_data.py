@@ -15,11 +15,11 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from curate.demo import DemoParams, generate
-from curate.demo.categories import CATEGORY_ID, KEYPOINT_NAMES, SKELETON
-from curate.demo.dataset import kind_of
-from curate.demo.scene import KINDS
-from curate.masks import ann_to_mask, union_mask
+from portraitkit.curate.demo import DemoParams, generate
+from portraitkit.curate.demo.categories import CATEGORY_ID, KEYPOINT_NAMES, SKELETON
+from portraitkit.curate.demo.dataset import kind_of
+from portraitkit.curate.demo.scene import KINDS
+from portraitkit.curate.masks import ann_to_mask, union_mask
 from portraitkit.io import sha256_file, sha256_tree
 
 N = 16

@@ -9,11 +9,11 @@ import pytest
 
 from portraitkit.params import load_params
 
-demo = pytest.importorskip("curate.demo")
+demo = pytest.importorskip("portraitkit.curate.demo")
 
 
 def test_demo_precision_recall(tmp_path):
-    from curate.coarseness.stage import run_flag
+    from portraitkit.curate.coarseness.stage import run_flag
 
     params = load_params(Path(__file__).parents[1] / "params.yaml")
     d = tmp_path / "demo"

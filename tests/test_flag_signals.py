@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from curate.coarseness.polygon_signals import polygon_signals
-from curate.coarseness.score import badness, score
-from curate.coarseness.stage import score_annotation
+from portraitkit.curate.coarseness.polygon_signals import polygon_signals
+from portraitkit.curate.coarseness.score import badness, score
+from portraitkit.curate.coarseness.stage import score_annotation
 from portraitkit.params.flag import FlagParams
 
 H, W = 480, 640
@@ -127,7 +127,7 @@ def test_grabcut_skipped_only_when_it_cannot_change_the_flag(circle_image):
 
 
 def test_chord_through_the_person_is_decisive():
-    from curate.coarseness import synth
+    from portraitkit.curate.coarseness import synth
 
     rng = np.random.default_rng(3)
     img, mask, _ = synth.scene(rng, H, W)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from curate.coarseness import synth
-from curate.coarseness.stage import ROW_COLUMNS, run_flag
+from portraitkit.curate.coarseness import synth
+from portraitkit.curate.coarseness.stage import ROW_COLUMNS, run_flag
 from portraitkit.errors import UserError
 from portraitkit.io import sha256_file
 from portraitkit.params.flag import FlagParams

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from curate.stage import run_curate
+from portraitkit.curate.stage import run_curate
 from portraitkit.params import CurateParams
 
 from tests.realdata import REALDATA

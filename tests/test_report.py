@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from portraitkit.errors import UserError
 from portraitkit.io import write_parquet
 from portraitkit.params import Params, ReportParams, load_params
-from reports.collect import ReportInputs, as_list, collect, reason_list
-from reports.sections import SECTIONS, funnel_steps, headline
-from reports.stage import build_report
+from portraitkit.reports.collect import ReportInputs, as_list, collect, reason_list
+from portraitkit.reports.sections import SECTIONS, funnel_steps, headline
+from portraitkit.reports.stage import build_report
 from tests.report_fixtures import make_report_inputs
 
 ALL_SECTIONS = ["funnel", "distributions", "coarse", "examples", "clicks", "augmentation", "identity"]
@@ -214,7 +214,7 @@ def test_params_section(tmp_path):
 
 
 def test_cli(full_inputs, tmp_path):
-    from reports.cli import app
+    from portraitkit.reports.cli import app
 
     params = tmp_path / "params.yaml"
     params.write_text("report:\n  coarse_examples: 3\n")

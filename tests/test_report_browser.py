@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from portraitkit.params import Params
-from reports.stage import build_report
+from portraitkit.reports.stage import build_report
 from tests.report_fixtures import make_report_inputs
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curate.masks import ann_to_mask
+from portraitkit.curate.masks import ann_to_mask
 from portraitkit.errors import UserError
 from tests.review_fixtures import make_tiny_data, mongo_env, run_cli  # noqa: F401 - fixtures
 
@@ -25,7 +25,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(mongo_env, tiny, tmp_path_factory):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     receipt = tmp_path_factory.mktemp("receipt") / "receipt.json"
     result = build("rv-main", tiny.curated, tiny.images, tiny.flags, tiny.clicks, receipt=receipt)
@@ -133,7 +133,7 @@ def test_saved_views(built, tiny):
 
 
 def test_rebuild_is_idempotent_and_keeps_decisions(mongo_env, tiny, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 
@@ -157,7 +157,7 @@ def test_rebuild_is_idempotent_and_keeps_decisions(mongo_env, tiny, tmp_path):
 
 
 def test_rebuild_follows_curated_and_attaches_predictions(mongo_env, tiny, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 
@@ -188,8 +188,8 @@ def test_rebuild_follows_curated_and_attaches_predictions(mongo_env, tiny, tmp_p
 
 
 def test_pull_writes_sorted_decisions_and_carries_over(mongo_env, tiny, tmp_path):
-    from annotate.review.build import build
-    from annotate.review.pull import pull
+    from portraitkit.annotate.review.build import build
+    from portraitkit.annotate.review.pull import pull
 
     import fiftyone as fo
 
@@ -213,7 +213,7 @@ def test_pull_writes_sorted_decisions_and_carries_over(mongo_env, tiny, tmp_path
         '104,reject,"coarse, mask misses the arm"\n'
     )
     assert (result.rows, result.carried_over, result.reject, result.accept) == (4, 1, 3, 1)
-    from curate.reviews import read_decisions
+    from portraitkit.curate.reviews import read_decisions
 
     assert read_decisions(out) == {9: "reject", 101: "accept", 102: "reject", 104: "reject"}
     before = out.stat().st_mtime_ns
@@ -229,7 +229,7 @@ def test_pull_writes_sorted_decisions_and_carries_over(mongo_env, tiny, tmp_path
 
 
 def test_build_seeds_decisions_into_a_fresh_dataset(mongo_env, tiny, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 
@@ -243,7 +243,7 @@ def test_build_seeds_decisions_into_a_fresh_dataset(mongo_env, tiny, tmp_path):
 
 
 def test_build_errors_before_touching_the_database(mongo_env, tiny, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 
@@ -284,7 +284,7 @@ def test_cli_build_receipt_and_pull(mongo_env, tiny, tmp_path):
 def test_cli_unknown_dataset(mongo_env, tmp_path):
     line = _one_line_error(run_cli(["review", "pull", "--name", "no-such-set", "--out", str(tmp_path / "d.csv")]))
     assert "no FiftyOne dataset named 'no-such-set'" in line and "review build" in line
-    from annotate.review.app import launch
+    from portraitkit.annotate.review.app import launch
 
     with pytest.raises(UserError, match="no FiftyOne dataset named 'no-such-set'"):
         launch("no-such-set", 5151, "127.0.0.1", echo=print)
@@ -309,7 +309,7 @@ def test_cli_database_cannot_start(mongo_env, tmp_path):
 
 
 def test_cli_images_moved_since_build(mongo_env, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 
@@ -324,10 +324,10 @@ def test_cli_images_moved_since_build(mongo_env, tmp_path):
     build("rv-moved", data.curated, tmp_path / "elsewhere")
     ds = fo.load_dataset("rv-moved")
     assert all(Path(p).is_file() for p in ds.values("filepath"))
-    from annotate.review.app import check_media
+    from portraitkit.annotate.review.app import check_media
 
     check_media(ds)
-    from annotate.review.app import launch
+    from portraitkit.annotate.review.app import launch
 
     with pytest.raises(UserError, match="no saved view 'nope'.*coarse-first"):
         launch("rv-moved", 5151, "127.0.0.1", echo=print, view="nope")
@@ -380,7 +380,7 @@ def test_cli_fiftyone_own_database(mongo_env, tiny, tmp_path):
 
 
 def test_rebuild_keeps_label_ids_and_annotator_label_tags(mongo_env, tiny):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     import fiftyone as fo
 

@@ -67,10 +67,10 @@ class _Lines:
 def test_app_renders_samples_and_stops_on_ctrl_c(mongo_env, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
-    from curate.demo import generate
-    from curate.stage import run_curate
+    from portraitkit.curate.demo import generate
+    from portraitkit.curate.stage import run_curate
     from portraitkit.params import load_params
 
     demo, curated = tmp_path / "demo", tmp_path / "curated"
@@ -157,7 +157,7 @@ def _assert_stopped(rc: int, out: _Lines, port: int, kids: list) -> None:
 
 
 def test_app_stops_on_sigterm(mongo_env, tmp_path):
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
 
     data = make_tiny_data(tmp_path / "d", n_images=2)
     build("rv-term", data.curated, data.images)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.mongo
 
 
 def _curate(demo, out, reviews=None):
-    from curate.stage import run_curate
+    from portraitkit.curate.stage import run_curate
     from portraitkit.params import load_params
 
     params = load_params(None)  # built-in defaults, whatever params.yaml says
@@ -31,9 +31,9 @@ def _curate(demo, out, reviews=None):
 
 
 def test_decisions_flow_back_into_curate(mongo_env, tmp_path):
-    from annotate.review.build import build
-    from annotate.review.pull import pull
-    from curate.demo import generate
+    from portraitkit.annotate.review.build import build
+    from portraitkit.annotate.review.pull import pull
+    from portraitkit.curate.demo import generate
 
     import fiftyone as fo
 
@@ -95,7 +95,7 @@ def test_review_on_the_real_flag_and_clicks_outputs(mongo_env, tmp_path):
     """The build reads what the flag and clicks stages really write (not only the fixtures)."""
     from typer.testing import CliRunner
 
-    from annotate.review.build import build
+    from portraitkit.annotate.review.build import build
     from portraitkit.cli import app
 
     import fiftyone as fo
@@ -103,7 +103,7 @@ def test_review_on_the_real_flag_and_clicks_outputs(mongo_env, tmp_path):
     commands = {c.name for c in app.registered_commands}
     if not {"flag", "clicks"} <= commands:
         pytest.skip("the flag and clicks stages are not mounted yet")
-    from curate.demo import generate
+    from portraitkit.curate.demo import generate
 
     demo = tmp_path / "demo"
     generate(demo, 16, 7)

@@ -12,16 +12,16 @@ Every click is an ``[x, y]`` pair of integer pixel coordinates of the original i
 - :mod:`.sets`: strategy names and seeding; :mod:`.stage`: the pipeline stage.
 """
 
-from annotate.clicks.encoding import disk_maps, distance_maps, encode_clicks, stack_with_image
-from annotate.clicks.grabcut_baseline import GrabCutPredictor
-from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.iterative import Click, iou, next_click
-from annotate.clicks.multipoint import multipoint_clicks
-from annotate.clicks.negative import xu_negatives_background, xu_negatives_boundary, xu_negatives_other_objects
-from annotate.clicks.noc import NocResult, NocSummary, evaluate, evaluate_instance, summarize
-from annotate.clicks.positive import xu_positives
-from annotate.clicks.sampling import instance_rng
-from annotate.clicks.sets import STRATEGY_CODES, ClickSet, build_maps, instance_sets, simulate
+from portraitkit.annotate.clicks.encoding import disk_maps, distance_maps, encode_clicks, stack_with_image
+from portraitkit.annotate.clicks.grabcut_baseline import GrabCutPredictor
+from portraitkit.annotate.clicks.instance import InstanceMaps
+from portraitkit.annotate.clicks.iterative import Click, iou, next_click
+from portraitkit.annotate.clicks.multipoint import multipoint_clicks
+from portraitkit.annotate.clicks.negative import xu_negatives_background, xu_negatives_boundary, xu_negatives_other_objects
+from portraitkit.annotate.clicks.noc import NocResult, NocSummary, evaluate, evaluate_instance, summarize
+from portraitkit.annotate.clicks.positive import xu_positives
+from portraitkit.annotate.clicks.sampling import instance_rng
+from portraitkit.annotate.clicks.sets import STRATEGY_CODES, ClickSet, build_maps, instance_sets, simulate
 
 __all__ = [
     "Click", "ClickSet", "GrabCutPredictor", "InstanceMaps", "NocResult", "NocSummary", "STRATEGY_CODES",

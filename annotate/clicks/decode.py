@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from curate.masks import ann_to_rle
+from portraitkit.curate.masks import ann_to_rle
 
 
 def decode_cropped(ann: dict[str, Any], height: int, width: int) -> tuple[int, int, np.ndarray]:

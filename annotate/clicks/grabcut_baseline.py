@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from annotate.clicks.encoding import click_distance
+from portraitkit.annotate.clicks.encoding import click_distance
 
 
 class GrabCutPredictor:

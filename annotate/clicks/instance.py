@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree  # imported here, not lazily: forked workers inherit it
 
-from annotate.clicks.disks import disk_n, last_step
+from portraitkit.annotate.clicks.disks import disk_n, last_step
 
 Pred = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

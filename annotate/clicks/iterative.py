@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from annotate.clicks.instance import edt_inside
+from portraitkit.annotate.clicks.instance import edt_inside
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from annotate.clicks.instance import InstanceMaps
-from annotate.clicks.sampling import Sampler, as_points, as_sampler
+from portraitkit.annotate.clicks.instance import InstanceMaps
+from portraitkit.annotate.clicks.sampling import Sampler, as_points, as_sampler
 
 
 @lru_cache(maxsize=64)

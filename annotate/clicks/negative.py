@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotate.clicks.instance import Candidates, InstanceMaps
-from annotate.clicks.positive import as_maps
-from annotate.clicks.sampling import Sampler, farthest_point_cover, spaced_sample
+from portraitkit.annotate.clicks.instance import Candidates, InstanceMaps
+from portraitkit.annotate.clicks.positive import as_maps
+from portraitkit.annotate.clicks.sampling import Sampler, farthest_point_cover, spaced_sample
 
 
 def xu_negatives_background(

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from annotate.clicks.iterative import Click, iou, next_click
+from portraitkit.annotate.clicks.iterative import Click, iou, next_click
 
 Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 

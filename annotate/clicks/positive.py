@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotate.clicks.instance import Candidates, InstanceMaps
-from annotate.clicks.sampling import Sampler, spaced_sample
+from portraitkit.annotate.clicks.instance import Candidates, InstanceMaps
+from portraitkit.annotate.clicks.sampling import Sampler, spaced_sample
 
 
 def as_maps(mask_or_maps: np.ndarray | InstanceMaps, reach: float = 0.0, others: np.ndarray | None = None) -> InstanceMaps:

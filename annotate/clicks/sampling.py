@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from annotate.clicks.instance import Candidates
+from portraitkit.annotate.clicks.instance import Candidates
 
 # Every (instance, strategy) has its own generator: Philox, a counter-based generator whose
 # key picks one of 2**128 independent streams, keyed by [seed, annotation id * 256 + strategy code].

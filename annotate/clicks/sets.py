@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotate.clicks.instance import InstanceMaps, Layer
-from annotate.clicks.multipoint import border_width, multipoint_lists
-from annotate.clicks.negative import background_candidates, boundary_candidates, other_object_candidates
-from annotate.clicks.positive import positive_candidates
-from annotate.clicks.sampling import Sampler, as_points, as_sampler, draw_count, reused_instance_rng
+from portraitkit.annotate.clicks.instance import InstanceMaps, Layer
+from portraitkit.annotate.clicks.multipoint import border_width, multipoint_lists
+from portraitkit.annotate.clicks.negative import background_candidates, boundary_candidates, other_object_candidates
+from portraitkit.annotate.clicks.positive import positive_candidates
+from portraitkit.annotate.clicks.sampling import Sampler, as_points, as_sampler, draw_count, reused_instance_rng
 from portraitkit.params import ClicksParams
 
 # Fixed numbers: part of the seed, never renumber.

@@ -28,11 +28,11 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from annotate.clicks.decode import decode_cropped
-from annotate.clicks.instance import ImageObjects
-from annotate.clicks.sets import build_maps_from_crop, instance_set_lists
+from portraitkit.annotate.clicks.decode import decode_cropped
+from portraitkit.annotate.clicks.instance import ImageObjects
+from portraitkit.annotate.clicks.sets import build_maps_from_crop, instance_set_lists
 from portraitkit.errors import UserError
-from curate.outputs import SPLITS, read_split
+from portraitkit.curate.outputs import SPLITS, read_split
 from portraitkit.io import atomic_dir, read_parquet, write_json
 from portraitkit.params import ClicksParams
 

@@ -63,7 +63,7 @@ def launch(
 ) -> Any:
     """Start the App on dataset ``name`` (optionally one of its saved views); with ``wait``,
     block until Ctrl-C or SIGTERM, then close it."""
-    from annotate.review.database import load_dataset
+    from portraitkit.annotate.review.database import load_dataset
 
     ds = load_dataset(name)
     target = None

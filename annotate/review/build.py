@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.masks import ann_to_mask, union_mask
-from curate.outputs import SPLIT_FILES, read_split
+from portraitkit.curate.masks import ann_to_mask, union_mask
+from portraitkit.curate.outputs import SPLIT_FILES, read_split
 from portraitkit.errors import UserError
 from portraitkit.io import read_parquet, safe_join, sha256_file, sha256_tree, write_json
 
@@ -232,7 +232,7 @@ def _images_digest(images: Path, file_names: list[str]) -> str:
 
 def read_decision_rows(path: Path) -> dict[int, tuple[str, str]]:
     """image_id -> (decision, note) of a decisions CSV (validated like curate reads it)."""
-    from curate.reviews import read_decisions
+    from portraitkit.curate.reviews import read_decisions
 
     decisions = read_decisions(path)
     notes: dict[int, str] = {}
@@ -310,7 +310,7 @@ def build(
 
     seeds: dict[int, tuple[str, str]] = read_decision_rows(Path(decisions)) if decisions is not None else {}
 
-    from annotate.review.database import connect
+    from portraitkit.annotate.review.database import connect
 
     fo = connect()
     media = media_dir_for(fo, name)
@@ -445,7 +445,7 @@ def build(
     ds.mask_targets = mask_targets
     _set_colors(fo, ds)
 
-    from annotate.review.views import save_views
+    from portraitkit.annotate.review.views import save_views
 
     views = save_views(ds)
 

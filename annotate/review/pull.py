@@ -70,7 +70,7 @@ def decisions_from_dataset(ds: Any) -> tuple[set[int], dict[int, tuple[str, str]
 
 
 def read_existing(path: Path) -> dict[int, tuple[str, str]]:
-    from annotate.review.build import read_decision_rows
+    from portraitkit.annotate.review.build import read_decision_rows
 
     return read_decision_rows(path) if path.exists() else {}
 
@@ -86,7 +86,7 @@ def render(rows: dict[int, tuple[str, str]]) -> str:
 
 
 def pull(name: str, out: Path, merge: bool = True) -> PullResult:
-    from annotate.review.database import load_dataset
+    from portraitkit.annotate.review.database import load_dataset
 
     out = Path(out)
     previous = read_existing(out) if merge else {}  # validate before touching the database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from curate.outputs import SPLITS
+from portraitkit.curate.outputs import SPLITS
 
 
 def view_specs(F: Any) -> dict[str, tuple[str, Callable[[Any], Any]]]:

@@ -56,7 +56,7 @@ def render_gallery(rows: pd.DataFrame, anns: dict[int, dict[str, Any]], images: 
     """Write a PNG grid of ``rows`` (flags rows; ``anns``/``images``: COCO records by id)."""
     import cv2
 
-    from curate.coarseness.imageio import read_image
+    from portraitkit.curate.coarseness.imageio import read_image
     from portraitkit.io import safe_join, write_png
 
     tiles = []

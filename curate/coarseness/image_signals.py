@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.coarseness.polygon_signals import BORDER_TOL_PX, PolygonInfo
+from portraitkit.curate.coarseness.polygon_signals import BORDER_TOL_PX, PolygonInfo
 
 _NAN = float("nan")
 IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "chord_rel", "refine_iou", "refine_biou")
@@ -57,7 +57,7 @@ def _raster(ann: dict[str, Any], info: PolygonInfo, box, size: tuple[int, int], 
     cx0, cy0, cx1, cy1 = box
     w, h = size
     if info.is_rle:
-        from curate.masks import ann_to_mask
+        from portraitkit.curate.masks import ann_to_mask
 
         full = ann_to_mask(ann, height, width)[cy0:cy1, cx0:cx1].astype(np.float32)
         return (cv2.resize(full, (w, h), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.uint8)

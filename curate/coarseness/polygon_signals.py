@@ -66,7 +66,7 @@ def _polygonal(geom):
 def _rings_from_rle(ann: dict[str, Any], height: int, width: int) -> list[np.ndarray]:
     import cv2
 
-    from curate.masks import ann_to_mask
+    from portraitkit.curate.masks import ann_to_mask
 
     mask = ann_to_mask(ann, height, width)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

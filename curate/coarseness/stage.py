@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from curate.outputs import SPLITS, read_split
+from portraitkit.curate.outputs import SPLITS, read_split
 from portraitkit.errors import UserError
 from portraitkit.params.flag import FlagParams
 
@@ -52,9 +52,9 @@ ROW_COLUMNS = ("annotation_id", "image_id", "split", "file_name", "coarseness", 
 def score_annotation(bgr: np.ndarray | None, ann: dict[str, Any], width: int, height: int, params: FlagParams,
                      image_notes: Iterable[str] = ()) -> dict[str, Any]:
     """Signals, coarseness, flagged and reasons of one annotation (``bgr`` None: no image signals)."""
-    from curate.coarseness.image_signals import IMAGE_SIGNAL_KEYS, image_signals
-    from curate.coarseness.polygon_signals import polygon_signals
-    from curate.coarseness.score import decided_without, score
+    from portraitkit.curate.coarseness.image_signals import IMAGE_SIGNAL_KEYS, image_signals
+    from portraitkit.curate.coarseness.polygon_signals import polygon_signals
+    from portraitkit.curate.coarseness.score import decided_without, score
 
     notes = list(image_notes)
     info = polygon_signals(ann, height, width)
@@ -84,7 +84,7 @@ def _rounded(signals: dict[str, float]) -> dict[str, float]:
 
 def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]]:
     """Rows of every person of one image. Never raises: failures become reasons."""
-    from curate.coarseness.imageio import read_image
+    from portraitkit.curate.coarseness.imageio import read_image
 
     width, height = job["width"], job["height"]
     bgr, notes = None, []

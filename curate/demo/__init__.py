@@ -20,6 +20,6 @@ from __future__ import annotations
 
 from portraitkit.params.demo import DemoParams
 
-from curate.demo.dataset import generate, iter_images, write_dataset
+from portraitkit.curate.demo.dataset import generate, iter_images, write_dataset
 
 __all__ = ["generate", "iter_images", "write_dataset", "DemoParams"]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from curate.demo.categories import PERSON
-from curate.demo.polygons import COARSENINGS, coarsen, iou, mask_to_polygons, polygon_area, rasterise, to_coco
-from curate.demo.render import Layer
+from portraitkit.curate.demo.categories import PERSON
+from portraitkit.curate.demo.polygons import COARSENINGS, coarsen, iou, mask_to_polygons, polygon_area, rasterise, to_coco
+from portraitkit.curate.demo.render import Layer
 
 LICENSES = [
     {"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1, "name": "Attribution-NonCommercial-ShareAlike License"},

@@ -13,10 +13,10 @@ import pandas as pd
 from portraitkit.io import atomic_dir, write_json, write_parquet, write_png
 from portraitkit.params.demo import DemoParams
 
-from curate.demo.categories import PERSON, categories_json, person_keypoint_category
-from curate.demo.coco_writer import DATE_CAPTURED, LICENSES, ImageRecords, image_records
-from curate.demo.render import render_layer
-from curate.demo.scene import KINDS, background, image_size, layers_for
+from portraitkit.curate.demo.categories import PERSON, categories_json, person_keypoint_category
+from portraitkit.curate.demo.coco_writer import DATE_CAPTURED, LICENSES, ImageRecords, image_records
+from portraitkit.curate.demo.render import render_layer
+from portraitkit.curate.demo.scene import KINDS, background, image_size, layers_for
 
 SALT_IMAGE = 101  # rng streams: one per image, one per block of the scene-kind schedule
 SALT_KINDS = 202

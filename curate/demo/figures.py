@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.demo.categories import PERSON
-from curate.demo.render import Layer, Material, Part, capsule_poly, ellipse_poly, transform
+from portraitkit.curate.demo.categories import PERSON
+from portraitkit.curate.demo.render import Layer, Material, Part, capsule_poly, ellipse_poly, transform
 
 SKIN = [(255, 224, 196), (241, 194, 160), (230, 178, 138), (205, 140, 100), (168, 110, 74),
         (128, 82, 54), (92, 60, 40)]

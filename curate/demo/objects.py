@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.demo.categories import BASEBALL_BAT, CHAIR, CUP, DOG, SPORTS_BALL, TENNIS_RACKET
-from curate.demo.figures import rand_color, rotate
-from curate.demo.render import Layer, Material, Part, capsule_poly, ellipse_poly
+from portraitkit.curate.demo.categories import BASEBALL_BAT, CHAIR, CUP, DOG, SPORTS_BALL, TENNIS_RACKET
+from portraitkit.curate.demo.figures import rand_color, rotate
+from portraitkit.curate.demo.render import Layer, Material, Part, capsule_poly, ellipse_poly
 
 
 def ball(rng: np.random.Generator, cx: float, cy: float, r: float) -> Layer:

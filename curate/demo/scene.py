@@ -10,9 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from curate.demo import objects
-from curate.demo.figures import rand_color, build_figure, limb_layer, place_figure
-from curate.demo.render import Layer, layer_mask
+from portraitkit.curate.demo import objects
+from portraitkit.curate.demo.figures import rand_color, build_figure, limb_layer, place_figure
+from portraitkit.curate.demo.render import Layer, layer_mask
 
 KINDS = ("portrait", "pair", "bodypart", "none", "group", "tiny", "closeup", "crowd")
 ASPECTS = (1.0, 4 / 3, 4 / 3, 3 / 2, 3 / 2, 16 / 9)

@@ -1,0 +1,1 @@
+"""Mobile segmentation models, one module each, registered by name."""

@@ -1,0 +1,1 @@
+"""Device targets: one YAML file per target (format, precision, op set, budgets)."""
