@@ -90,6 +90,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a & b) / union) if union else 1.0
 
 
+def boundary_iou(a: np.ndarray, b: np.ndarray, d: float) -> float:
+    """Boundary IoU (Cheng et al. 2021) of two masks: IoU of their pixels within ``d`` of their contours.
+
+    The array border counts as outside, as in the paper's reference code. Shared with the evaluate stage.
+    """
+    return _iou(_boundary(a.astype(np.uint8), d), _boundary(b.astype(np.uint8), d))
+
+
 def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_d: float, iters: int):
     """(refine_iou, refine_biou, refined mask) of GrabCut seeded from ``mask``; raises cv2.error."""
     import cv2
@@ -108,9 +116,7 @@ def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_
     cv2.grabCut(crop_bgr, gc, None, bgd, fgd, int(iters), cv2.GC_INIT_WITH_MASK)
     refined = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     iou = _iou(m, refined)
-    bm = _boundary(m.astype(np.uint8), biou_d)
-    br = _boundary(refined.astype(np.uint8), biou_d)
-    biou = _iou(bm, br)
+    biou = boundary_iou(m, refined, biou_d)
     return iou, biou, refined
 
 
