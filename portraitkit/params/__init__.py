@@ -18,6 +18,7 @@ from portraitkit.params.augment import AugmentParams
 from portraitkit.params.clicks import ClicksParams
 from portraitkit.params.curate import CurateParams
 from portraitkit.params.demo import DemoParams
+from portraitkit.params.evaluate import EvaluateParams
 from portraitkit.params.flag import FlagParams
 from portraitkit.params.report import ReportParams
 from portraitkit.params.review import ReviewParams
@@ -38,6 +39,7 @@ class Params(BaseModel):
     augment: AugmentParams = AugmentParams()
     review: ReviewParams = ReviewParams()
     report: ReportParams = ReportParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 def format_validation_error(source: str, exc: ValidationError, prefix: str = "") -> str:
@@ -97,6 +99,7 @@ __all__ = [
     "AugmentParams",
     "ReviewParams",
     "ReportParams",
+    "EvaluateParams",
     "load_params",
     "override",
     "format_validation_error",
