@@ -19,6 +19,7 @@ from portraitkit.params.clicks import ClicksParams
 from portraitkit.params.curate import CurateParams
 from portraitkit.params.demo import DemoParams
 from portraitkit.params.evaluate import EvaluateParams
+from portraitkit.params.export import ExportParams
 from portraitkit.params.flag import FlagParams
 from portraitkit.params.report import ReportParams
 from portraitkit.params.review import ReviewParams
@@ -40,6 +41,7 @@ class Params(BaseModel):
     review: ReviewParams = ReviewParams()
     report: ReportParams = ReportParams()
     evaluate: EvaluateParams = EvaluateParams()
+    export: ExportParams = ExportParams()
 
 
 def format_validation_error(source: str, exc: ValidationError, prefix: str = "") -> str:
@@ -100,6 +102,7 @@ __all__ = [
     "ReviewParams",
     "ReportParams",
     "EvaluateParams",
+    "ExportParams",
     "load_params",
     "override",
     "format_validation_error",
