@@ -14,7 +14,8 @@ app = typer.Typer()
 
 @app.command("demo-data")
 def demo_data(
-    out: Path = typer.Argument(..., help="Folder to write (replaced atomically if it exists)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (replaced atomically if it exists)."),
+    out_arg: Optional[Path] = typer.Argument(None, metavar="OUT", help="Same as --out (older spelling).", show_default=False),
     images: Optional[int] = typer.Option(None, "--images", help=f"Number of images. {from_params('demo.images')}"),
     seed: Optional[int] = typer.Option(None, "--seed", help=f"Generator seed. {from_params('demo.seed')}"),
     params_file: Path = PARAMS_OPTION,
@@ -23,6 +24,11 @@ def demo_data(
     from portraitkit.curate.demo import iter_images, write_dataset
     from portraitkit.params import load_params, override
 
+    if out is not None and out_arg is not None and out != out_arg:
+        raise typer.BadParameter(f"given twice: --out {out} and OUT {out_arg}", param_hint="--out")
+    out = out if out is not None else out_arg
+    if out is None:
+        raise typer.BadParameter("the folder to write is required", param_hint="--out")
     params = override(load_params(params_file).demo, "demo", images=images, seed=seed)
     stream = progress(iter_images(params.images, params.seed, params), desc="demo images", total=params.images, unit="img")
     summary = write_dataset(out, stream, params.seed, params)
