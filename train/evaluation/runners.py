@@ -17,7 +17,16 @@ from typing import Any, Callable
 import numpy as np
 
 from portraitkit.errors import UserError
-from portraitkit.train.evaluation.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from portraitkit.train.evaluation.spec import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    InputSpec,
+    PartialSpec,
+    export_json_spec,
+    read_spec_file,
+    shape_spec,
+    spec_from_meta,
+)
 
 FORMATS = {".pt": "pt", ".onnx": "onnx", ".tflite": "tflite"}
 
@@ -296,7 +305,6 @@ def open_runner(
 ) -> Runner:
     """A runner for ``path``; the spec is assembled as :mod:`.spec` describes."""
     from portraitkit.io import sha256_file
-    from portraitkit.train.evaluation.spec import PartialSpec, export_json_spec, read_spec_file, shape_spec, spec_from_meta
 
     path = Path(path)
     fmt = model_format(path)

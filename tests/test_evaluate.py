@@ -1,0 +1,240 @@
+"""portraitkit evaluate: metrics on hand-checkable masks, the input spec, foreign ONNX files, bad files.
+
+The data is the real demo-data and curate stages' output (a few dozen small photos); the models are
+tiny torch modules exported here with torch.onnx.export.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from portraitkit.errors import UserError
+from portraitkit.io import read_json
+from portraitkit.params import Params
+from portraitkit.train.evaluation import metrics as M
+from portraitkit.train.evaluation.runners import open_runner
+from portraitkit.train.evaluation.stage import evaluate
+
+torch = pytest.importorskip("torch")
+
+
+# ---------------------------------------------------------------- metrics on known shapes
+
+
+def _square(h, w, y0, y1, x0, x1):
+    m = np.zeros((h, w), np.uint8)
+    m[y0:y1, x0:x1] = 1
+    return m
+
+
+def test_scores_of_two_overlapping_squares():
+    gt = _square(100, 100, 20, 60, 20, 60)  # 40x40
+    pred = _square(100, 100, 20, 60, 40, 80)  # same square shifted right by 20
+    s = M.score_image(pred, gt)
+    assert s.iou == pytest.approx(800 / 2400)
+    # background: pixels in neither (10000 - 2400) over pixels not in both (10000 - 800)
+    assert s.iou_background == pytest.approx(7600 / 9200)
+    assert s.miou == pytest.approx((800 / 2400 + 7600 / 9200) / 2)
+    # band = 2 % of the diagonal = 2.83 px -> the two outermost pixel rings of each square.
+    # Ring of one square: 1600 - 36*36 = 304 px; the rings share the top and bottom rows over x 40..59.
+    assert M.band_px(100, 100) == pytest.approx(0.02 * math.hypot(100, 100))
+    assert s.boundary_iou == pytest.approx(80 / (304 + 304 - 80))
+    assert (s.intersection, s.union, s.gt_pixels, s.pred_pixels) == (800, 2400, 1600, 1600)
+
+
+def test_boundary_iou_sees_outline_errors_that_iou_barely_sees():
+    gt = _square(400, 400, 50, 350, 50, 350)
+    jagged = gt.copy()
+    jagged[50:350:4, 350:353] = 1  # thin teeth along one side: a handful of pixels
+    s = M.score_image(jagged, gt)
+    assert s.iou > 0.997
+    assert s.boundary_iou < s.iou - 0.01
+    perfect = M.score_image(gt, gt)
+    assert (perfect.iou, perfect.miou, perfect.boundary_iou) == (1.0, 1.0, 1.0)
+
+
+def test_empty_prediction_and_pooled_iou():
+    small = _square(50, 50, 10, 20, 10, 20)  # 100 px, predicted perfectly
+    big = _square(50, 50, 0, 40, 0, 50)  # 2000 px, half predicted
+    half = _square(50, 50, 0, 20, 0, 50)
+    scores = [M.score_image(small, small), M.score_image(half, big)]
+    s = M.summarize(scores)
+    assert s["iou"] == pytest.approx((1.0 + 0.5) / 2)
+    assert s["iou_pooled"] == pytest.approx((100 + 1000) / (100 + 2000))
+    empty = M.score_image(np.zeros_like(big), big)
+    assert empty.iou == 0.0 and empty.boundary_iou == 0.0
+    assert empty.iou_background == pytest.approx(500 / 2500)
+
+
+# ---------------------------------------------------------------- real stage data
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """demo-data + curate (with masks), 40 photos: the stage outputs evaluate reads."""
+    from portraitkit.curate.demo import generate
+    from portraitkit.curate.stage import run_curate
+
+    root = tmp_path_factory.mktemp("evaluate_demo")
+    params = Params()
+    generate(root / "demo", 40, params.demo.seed, params.demo)
+    run_curate(
+        root / "demo" / "annotations" / "instances.json",
+        root / "curated",
+        params.curate.model_copy(update={"workers": 1}),
+        seed=params.seed,
+        images_dir=root / "demo" / "images",
+        write_masks=True,
+    )
+    return root
+
+
+def _params(split="train") -> Params:
+    p = Params()
+    p.evaluate = p.evaluate.model_copy(update={"split": split, "device": "cpu"})
+    return p
+
+
+class RedLogit(torch.nn.Module):
+    """Logit of 'this pixel is reddish': a fixed, hand-made segmenter for NCHW 0-1 input."""
+
+    def forward(self, x):
+        r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+        return 12.0 * (r - 0.5 * (g + b) - 0.1)
+
+
+class RedForeign(torch.nn.Module):
+    """The same function as a third-party file would ship it: NHWC, ImageNet-normalised input,
+    two output channels (background, person) of probabilities, NHWC."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 1, 3))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 1, 3))
+
+    def forward(self, x):
+        rgb = x * self.std + self.mean
+        logit = RedLogit()(rgb.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        p = torch.sigmoid(logit)
+        return torch.cat([1.0 - p, p], dim=3)
+
+
+class Constant(torch.nn.Module):
+    def forward(self, x):
+        return torch.relu(x[:, 0:1]) + 9.0  # > 0 everywhere: every pixel is a person
+
+
+def _export(module, path: Path, shape) -> Path:
+    torch.onnx.export(module.eval(), (torch.zeros(*shape),), str(path), input_names=["x"], output_names=["y"], dynamo=False)
+    return path
+
+
+def test_constant_model_scores_the_ground_truth_coverage(demo, tmp_path):
+    """An all-person prediction at the photo's own size: IoU = person pixels / image pixels."""
+    model = _export(Constant(), tmp_path / "const.onnx", (1, 3, 32, 32))
+    runner = open_runner(model, {"normalize": "0-1", "output": "logits", "resize": "stretch"}, device="cpu")
+    res = evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params())
+    per = pd.read_parquet(tmp_path / "ev" / "per_image.parquet")
+    man = pd.read_parquet(demo / "curated" / "manifest.parquet").set_index("image_id")
+    assert len(per) == res.metrics["n_images"] == int((man["split"] == "train").sum())
+    for row in per.itertuples():
+        gt = cv2.imread(str(demo / "curated" / "masks" / f"{row.image_id}.png"), cv2.IMREAD_GRAYSCALE)
+        assert gt.shape == (man.loc[row.image_id, "height"], man.loc[row.image_id, "width"])
+        assert row.iou == pytest.approx(np.count_nonzero(gt) / gt.size)
+        assert row.iou_background == 0.0
+        assert row.miou == pytest.approx(row.iou / 2)
+        pred = cv2.imread(str(tmp_path / "ev" / "predictions" / f"{row.image_id}.png"), cv2.IMREAD_GRAYSCALE)
+        assert pred.shape == gt.shape and set(np.unique(pred)) == {255}
+    m = read_json(tmp_path / "ev" / "metrics.json")
+    assert m["iou"] == pytest.approx(per["iou"].mean())
+    assert m["iou_pooled"] == pytest.approx(per["intersection"].sum() / per["union"].sum())
+    assert {"iou", "miou", "boundary_iou", "iou_pooled", "n_images"} <= set(m)
+    assert m["model"]["format"] == "onnx" and len(m["model"]["sha256"]) == 64
+    assert m["model"]["size_bytes"] == model.stat().st_size
+
+
+def test_foreign_nhwc_imagenet_file_scores_like_the_nchw_original(demo, tmp_path):
+    ours = _export(RedLogit(), tmp_path / "red.onnx", (1, 3, 64, 64))
+    foreign = _export(RedForeign(), tmp_path / "red_foreign.onnx", (1, 64, 64, 3))
+    images, curated = demo / "demo" / "images", demo / "curated"
+    a = evaluate(
+        open_runner(ours, {"normalize": "0-1", "output": "logits", "resize": "stretch"}, device="cpu"),
+        curated, images, tmp_path / "a", _params(),
+    ).metrics
+    spec = {"layout": "nhwc", "normalize": "imagenet", "output": "probabilities", "output_channel": 1, "resize": "stretch"}
+    runner = open_runner(foreign, spec, device="cpu")
+    assert runner.spec.input_size == (64, 64)  # read off the file's static input shape
+    b = evaluate(runner, curated, images, tmp_path / "b", _params()).metrics
+    assert a["iou"] > 0.01  # the red detector finds something, so equality below means something
+    for key in ("iou", "miou", "boundary_iou", "iou_pooled"):
+        assert b[key] == pytest.approx(a[key], abs=2e-3), key
+    # stated wrongly (no ImageNet normalisation, channel 0 = background), the same file scores differently
+    wrong = open_runner(foreign, {**spec, "normalize": "0-1", "output_channel": 0}, device="cpu")
+    c = evaluate(wrong, curated, images, tmp_path / "c", _params()).metrics
+    assert abs(c["iou"] - a["iou"]) > 0.05
+
+
+def test_spec_from_export_json_beside_the_file(demo, tmp_path):
+    model = _export(RedLogit(), tmp_path / "model.onnx", (1, 3, 64, 64))
+    (tmp_path / "export.json").write_text(
+        '{"files": [{"file": "model.onnx", "input_spec": {"normalize": "0-1", "output": "logits", "resize": "stretch"}}]}'
+    )
+    runner = open_runner(model, {}, device="cpu")
+    assert (runner.spec.normalize, runner.spec.output, runner.spec.resize) == ("0-1", "logits", "stretch")
+    # the command line wins over export.json
+    assert open_runner(model, {"normalize": "-1-1"}, device="cpu").spec.normalize == "-1-1"
+
+
+def test_bad_model_files_are_one_line_errors(demo, tmp_path):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model at all")
+    with pytest.raises(UserError, match="garbage.onnx: not a readable ONNX model"):
+        open_runner(garbage, {"normalize": "0-1", "output": "logits"})
+    bad_tflite = tmp_path / "bad.tflite"
+    bad_tflite.write_bytes(b"\0" * 64)
+    with pytest.raises(UserError, match="bad.tflite: not a readable TFLite model"):
+        open_runner(bad_tflite, {"normalize": "0-1", "output": "logits"})
+    with pytest.raises(UserError, match="unknown model format"):
+        open_runner(tmp_path / "m.h5", {})
+    with pytest.raises(UserError, match="model file not found"):
+        open_runner(tmp_path / "missing.onnx", {})
+    model = _export(RedLogit(), tmp_path / "red.onnx", (1, 3, 64, 64))
+    with pytest.raises(UserError, match=r"--normalize --output"):
+        open_runner(model, {})
+    not_ours = tmp_path / "random.pt"
+    torch.save({"weights": torch.zeros(3)}, not_ours)
+    with pytest.raises(UserError, match="random.pt"):
+        open_runner(not_ours, {}, device="cpu")
+    # the command-line: one line on stderr, exit code 2, no traceback
+    proc = subprocess.run(
+        [sys.executable, "-m", "portraitkit", "evaluate", "--model", str(garbage), "--curated", str(demo / "curated"),
+         "--images", str(demo / "demo" / "images"), "--out", str(tmp_path / "o"), "--normalize", "0-1", "--output", "logits"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_folder_of_another_stage_is_never_replaced(demo, tmp_path):
+    model = _export(Constant(), tmp_path / "const.onnx", (1, 3, 32, 32))
+    runner = open_runner(model, {"normalize": "0-1", "output": "logits", "resize": "stretch"}, device="cpu")
+    with pytest.raises(UserError, match="replace the input"):
+        evaluate(runner, demo / "curated", demo / "demo" / "images", demo / "curated", _params())
+    other = tmp_path / "someone_elses"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not written by"):
+        evaluate(runner, demo / "curated", demo / "demo" / "images", other, _params())
+    assert (other / "notes.txt").read_text() == "keep me"
+    # its own earlier output is replaced
+    evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params())
+    evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params())
