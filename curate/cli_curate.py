@@ -67,6 +67,8 @@ def curate_command(
         write_masks=masks,
     )
     info(summary_line(result))
+    for warning in result.warnings:
+        info(warning)
     if result.unknown_review_ids:
         shown = ", ".join(map(str, result.unknown_review_ids[:10]))
         info(

@@ -19,6 +19,14 @@ from typing import Any, Iterator
 import numpy as np
 import simdjson
 
+from portraitkit.curate.validate import (
+    id_out_of_range,
+    image_problems,
+    is_int,
+    polygons_problem,
+    rle_problem,
+    valid_side,
+)
 from portraitkit.errors import UserError
 
 REQUIRED_TOP_LEVEL = ("images", "annotations", "categories")
@@ -60,37 +68,17 @@ class CocoIndex:
         self._doc = None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_id(record: Any, kind: str, index: int, path: Path) -> int:
-    if type(record) is dict and type(record.get("id")) is int:
-        return record["id"]
     if not isinstance(record, dict):
         raise UserError(f"{path}: {kind}[{index}]: expected an object, got {type(record).__name__}")
     if "id" not in record:
         raise UserError(f"{path}: {kind}[{index}]: missing field 'id'")
-    if not _is_int(record["id"]):
-        raise UserError(f"{path}: {kind}[{index}]: field 'id' must be an integer, got {record['id']!r}")
-    return record["id"]
-
-
-def image_problems(img: dict[str, Any]) -> list[str]:
-    """Problems of one image record that quarantine it (not the whole file)."""
-    problems = []
-    for key in ("width", "height"):
-        value = img.get(key)
-        if not _is_int(value) or value <= 0:
-            problems.append(f"image {img['id']}: field '{key}' must be a positive integer, got {value!r}")
-    name = img.get("file_name")
-    if not isinstance(name, str) or not name:
-        problems.append(f"image {img['id']}: field 'file_name' must be a non-empty string, got {name!r}")
-    else:
-        p = PurePosixPath(name.replace("\\", "/"))
-        if p.is_absolute() or ".." in p.parts or (len(name) > 1 and name[1] == ":"):
-            problems.append(f"image {img['id']}: field 'file_name' {name!r} escapes the images folder")
-    return problems
+    value = record["id"]
+    if not is_int(value):
+        raise UserError(f"{path}: {kind}[{index}]: field 'id' must be an integer, got {value!r}")
+    if id_out_of_range(value):
+        raise UserError(f"{path}: {kind}[{index}]: field 'id' {value} is outside the 64-bit integer range")
+    return value
 
 
 def _json_type(value: Any) -> str:
@@ -107,30 +95,6 @@ def _to_python(value: Any) -> Any:
     if isinstance(value, simdjson.Array):
         return value.as_list()
     return value
-
-
-def rle_problem(rle: dict[str, Any], aid: int, height: int, width: int) -> str | None:
-    """Why an RLE segmentation cannot be rasterised for this image, or None if it can."""
-    size, counts = rle.get("size"), rle.get("counts")
-    if not (isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))):
-        return f"annotation {aid}: field 'segmentation.size': expected [height, width]"
-    if size != [height, width]:
-        return (
-            f"annotation {aid}: field 'segmentation.size': RLE size {size} disagrees with "
-            f"image size [{height}, {width}]"
-        )
-    if isinstance(counts, list):
-        if not all(_is_int(c) and c >= 0 for c in counts):
-            return f"annotation {aid}: field 'segmentation.counts': expected non-negative integers"
-        if sum(counts) != height * width:
-            return (
-                f"annotation {aid}: field 'segmentation.counts': runs sum to {sum(counts)}, "
-                f"not height*width={height * width}"
-            )
-        return None
-    if isinstance(counts, str):
-        return None
-    return f"annotation {aid}: field 'segmentation.counts': expected a list or a string"
 
 
 def _parse(path: Path) -> Any:
@@ -175,15 +139,18 @@ def _compact_segmentation(ann: Any, aid: int, img: dict[str, Any]) -> tuple[Any,
                 coords = np.frombuffer(poly.as_buffer(of_type="d"), dtype=np.float64)
             except TypeError:
                 return None, f"annotation {aid}: field 'segmentation[{k}]': coordinates must be numbers"
-            if coords.size % 2:
-                return None, f"annotation {aid}: field 'segmentation[{k}]': odd number of coordinates ({coords.size})"
-            if coords.size < 6:
-                return None, f"annotation {aid}: field 'segmentation[{k}]': fewer than 3 points ({coords.size // 2})"
+            # as_buffer flattens nested lists: a polygon of [x, y] pairs (depth 3) would pass
+            if coords.size != len(poly):
+                return None, f"annotation {aid}: field 'segmentation[{k}]': expected a flat list of numbers (depth 2)"
             polys.append(coords)
+        if valid_side(img.get("width")) and valid_side(img.get("height")):
+            problem = polygons_problem(polys, aid, img["height"], img["width"])
+            if problem:
+                return None, problem
         return polys, None
     if isinstance(seg, simdjson.Object):
         rle = seg.as_dict()
-        if _is_int(img.get("width")) and _is_int(img.get("height")):
+        if valid_side(img.get("width")) and valid_side(img.get("height")):
             problem = rle_problem(rle, aid, img["height"], img["width"])
             if problem:
                 return None, problem
@@ -207,6 +174,14 @@ def load_coco(path: str | Path, person_category_id: int = 1) -> CocoIndex:
             raise UserError(f"{path}: categories[{i}]: field 'id': duplicate category id {cid}")
         categories[cid] = cat
     top["categories"] = cats
+
+    if person_category_id not in categories:
+        listed = ", ".join(f"{cid} {str(c.get('name', '?'))!r}" for cid, c in sorted(categories.items())[:20])
+        more = f" (and {len(categories) - 20} more)" if len(categories) > 20 else ""
+        raise UserError(
+            f"{path}: categories: no category with id {person_category_id} (curate.person_category_id); "
+            f"the file has {listed or 'no categories'}{more}"
+        )
 
     image_by_id: dict[int, dict[str, Any]] = {}
     for i, img in enumerate(images):
@@ -232,6 +207,8 @@ def load_coco(path: str | Path, person_category_id: int = 1) -> CocoIndex:
             raise UserError(f"{path}: annotations[{i}]: missing field 'id'")
         if type(aid) is not int:
             raise UserError(f"{path}: annotations[{i}]: field 'id' must be an integer, got {_to_python(aid)!r}")
+        if id_out_of_range(aid):
+            raise UserError(f"{path}: annotations[{i}]: field 'id' {aid} is outside the 64-bit integer range")
         if aid in seen_ann_ids:
             raise UserError(f"{path}: annotations[{i}]: field 'id': duplicate annotation id {aid}")
         seen_ann_ids.add(aid)
@@ -244,6 +221,8 @@ def load_coco(path: str | Path, person_category_id: int = 1) -> CocoIndex:
         if img is None:
             raise UserError(f"{path}: annotations[{i}] (id {aid}): field 'image_id': unknown image {iid}")
         n_annotations[iid] += 1
+        if aid < 0:
+            problems[iid].append(f"annotation {aid}: field 'id' must be >= 0, got {aid}")
 
         cid = ann.get("category_id")
         crowd = ann.get("iscrowd", 0)

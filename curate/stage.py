@@ -15,7 +15,7 @@ import hashlib
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,12 @@ from portraitkit.curate.coco import CocoIndex, load_coco, load_num_keypoints
 from portraitkit.curate.reviews import read_decisions
 from portraitkit.curate.rules import REASONS, PersonMeasure, count_reason, measure_persons, overlapping_categories
 from portraitkit.curate.split import SPLITS, assign_split
+from portraitkit.curate.validate import valid_side
 from portraitkit.cli_common import progress
+from portraitkit.errors import UserError
 from portraitkit.io import atomic_dir, atomic_path, sha256_file, write_json, write_parquet, write_png
 from portraitkit.params import CurateParams
+from portraitkit.params.base import data_dump
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -64,6 +67,7 @@ class CurateResult:
     manifest: pd.DataFrame
     funnel: list[dict[str, Any]]
     unknown_review_ids: list[int]
+    warnings: list[str] = field(default_factory=list)
 
 
 # Worker state for the process pool: set before forking so chunks travel as index ranges.
@@ -105,8 +109,32 @@ def _measure_all(
     return results
 
 
+def check_images_folder(root: Path, images: list[dict[str, Any]], problems: dict[int, list[str]]) -> None:
+    """Quarantine images whose file is missing; a folder holding none of them is a user mistake."""
+    if not root.is_dir():
+        raise UserError(f"{root}: images folder not found")
+    checked = found = 0
+    for img in images:
+        if img["id"] in problems:
+            continue
+        checked += 1
+        try:
+            exists = (root / img["file_name"]).is_file()
+        except (OSError, ValueError):  # a name the file system cannot hold
+            exists = False
+        found += exists
+        if not exists:
+            problems[img["id"]] = [f"image {img['id']}: field 'file_name': {img['file_name']!r} not found in {root}"]
+    if checked and not found:
+        example = next(img["file_name"] for img in images if img["id"] in problems)
+        raise UserError(
+            f"{root}: none of the {checked} image file names of the annotations is in this folder "
+            f"(e.g. {example!r}): wrong --images folder?"
+        )
+
+
 def params_digest(seed: int, params: CurateParams) -> str:
-    canonical = json.dumps({"seed": seed, "curate": params.model_dump(mode="json")}, sort_keys=True)
+    canonical = json.dumps({"seed": seed, "curate": data_dump(params)}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -159,14 +187,26 @@ def _run_curate(
     workers = workers or params.workers
     names = {cid: str(cat.get("name", cid)) for cid, cat in coco.categories.items()}
     held_names = set(params.held_object_categories)
+    warnings = []
+    unmatched = sorted(held_names - set(names.values()))
+    if unmatched and params.held_object_policy != "keep":
+        available = ", ".join(sorted(set(names.values()))[:100])
+        warnings.append(
+            f"warning: curate.held_object_categories: {', '.join(map(repr, unmatched))} match no category name "
+            f"of {annotations} (names are case-sensitive); its categories: {available}"
+        )
+    if num_kp is not None:
+        person_ids = {a["id"] for anns in coco.persons_by_image.values() for a in anns}
+        if person_ids and not person_ids & num_kp.keys():
+            raise UserError(
+                f"{keypoints}: none of its {len(num_kp)} person annotation ids is a person annotation of "
+                f"{annotations}: a keypoints file of another dataset? (the body-part rule needs the matching file)"
+            )
 
     images = sorted(coco.images, key=lambda r: r["id"])
     problems: dict[int, list[str]] = {iid: list(p) for iid, p in coco.problems.items()}
     if images_dir is not None:
-        root = Path(images_dir)
-        for img in images:
-            if img["id"] not in problems and not (root / img["file_name"]).is_file():
-                problems[img["id"]] = [f"image {img['id']}: field 'file_name': {img['file_name']!r} not found in {root}"]
+        check_images_folder(Path(images_dir), images, problems)
 
     jobs = [
         (img["id"], img["height"], img["width"], coco.persons_by_image.get(img["id"], []))
@@ -183,8 +223,8 @@ def _run_curate(
         row: dict[str, Any] = {
             "image_id": iid,
             "file_name": img.get("file_name") if isinstance(img.get("file_name"), str) else None,
-            "width": img.get("width") if isinstance(img.get("width"), int) else None,
-            "height": img.get("height") if isinstance(img.get("height"), int) else None,
+            "width": img.get("width") if valid_side(img.get("width")) else None,
+            "height": img.get("height") if valid_side(img.get("height")) else None,
             "n_persons": len(persons),
             "has_crowd": len(persons) < len(all_persons),
             "coverage": float("nan"),
@@ -263,7 +303,7 @@ def _run_curate(
 
     identity = {
         "tool": f"portraitkit {portraitkit.__version__}",
-        "params": {"seed": seed, "curate": params.model_dump(mode="json")},
+        "params": {"seed": seed, "curate": data_dump(params)},  # execution settings (workers) left out
         "params_digest": params_digest(seed, params),
         "inputs": {
             name: {"path": str(p), "sha256": sha256_file(p)}
@@ -285,7 +325,7 @@ def _run_curate(
             for iid in progress(kept["image_id"].tolist(), "writing masks", unit="mask"):
                 mask = mask_utils.decode(unions[iid]).astype(np.uint8) * 255
                 write_png(tmp / "masks" / f"{iid}.png", mask)
-    return CurateResult(manifest=manifest, funnel=funnel, unknown_review_ids=unknown_reviews)
+    return CurateResult(manifest=manifest, funnel=funnel, unknown_review_ids=unknown_reviews, warnings=warnings)
 
 
 def summary_line(result: CurateResult) -> str:
