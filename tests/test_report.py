@@ -1,4 +1,5 @@
-"""The data report: sections, missing stages, determinism, metrics/plots, identity, CLI."""
+"""The data report on the real stages' outputs (tests/conftest.py ``stage_outputs``): sections,
+missing stages, determinism, metrics/plots, identity, CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from portraitkit.errors import UserError
@@ -17,19 +19,49 @@ from portraitkit.params import Params, ReportParams, load_params
 from portraitkit.reports.collect import ReportInputs, as_list, collect, reason_list
 from portraitkit.reports.sections import SECTIONS, funnel_steps, headline
 from portraitkit.reports.stage import build_report
-from tests.report_fixtures import make_report_inputs
 
 ALL_SECTIONS = ["funnel", "distributions", "coarse", "examples", "clicks", "augmentation", "identity"]
+STAGES = ("curated", "flags", "clicks", "augmented")
+
+
+def inputs_of(outputs, stages=STAGES, **moved) -> ReportInputs:
+    """Report inputs on the session pipeline; stages not listed point at folders that do not exist."""
+    absent = outputs.root / "not-run"
+    paths = {name: (moved.get(name) or getattr(outputs, name)) if name in stages else absent / name for name in STAGES}
+    return ReportInputs(images=moved.get("images", outputs.images), **paths)
 
 
 @pytest.fixture(scope="module")
-def full_inputs(tmp_path_factory) -> ReportInputs:
-    return make_report_inputs(tmp_path_factory.mktemp("report-in"))
+def full_inputs(stage_outputs) -> ReportInputs:
+    return inputs_of(stage_outputs)
+
+
+@pytest.fixture(scope="module")
+def truth(stage_outputs) -> dict:
+    """What the stages wrote, read straight from their files (the report must show these numbers)."""
+    man = pd.read_parquet(stage_outputs.curated / "manifest.parquet")
+    flags = pd.read_parquet(stage_outputs.flags / "flags.parquet")
+    clicks = pd.read_parquet(stage_outputs.clicks / "clicks.parquet")
+    variants = pd.read_parquet(stage_outputs.augmented / "variants.parquet")
+    kept = man[man["kept"]]
+    return {"man": man, "kept": kept, "flags": flags, "clicks": clicks, "variants": variants,
+            "splits": {s: int((kept["split"] == s).sum()) for s in ("train", "val", "test")}}
+
+
+def expected_tiles(truth: dict, coarse: int, flag: int, click: int) -> int:
+    persons = len(truth["flags"])
+    most = min(coarse, persons)
+    least = min(coarse, persons - most)
+    man = truth["man"]
+    examples = min(flag, int(man["body_part_flag"].sum())) + min(flag, int(man["held_object_flag"].sum()))
+    c = truth["clicks"]
+    clicks = sum(min(click, g["annotation_id"].nunique()) for _, g in c.groupby("strategy"))
+    return most + least + examples + clicks
 
 
 def _params(**report) -> Params:
-    p = Params()
-    p.report = ReportParams(**report)
+    p = load_params(Path(__file__).parents[1] / "params.yaml")
+    p.report = ReportParams(**{**p.report.model_dump(), **report})
     return p
 
 
@@ -37,7 +69,7 @@ def _build(inputs: ReportInputs, out: Path, params: Params | None = None):
     return build_report(inputs, params or _params(), out / "site", out / "metrics.json", out / "plots")
 
 
-def test_full_report_has_every_section(full_inputs, tmp_path):
+def test_full_report_has_every_section(full_inputs, truth, tmp_path):
     result = _build(full_inputs, tmp_path)
     html = result.html.read_text(encoding="utf-8")
     assert [sid for sid, _ in result.sections] == ALL_SECTIONS
@@ -51,23 +83,26 @@ def test_full_report_has_every_section(full_inputs, tmp_path):
     srcs = re.findall(r'<img src="([^"]+)"', html)
     assert srcs and all(s.startswith(("data:image/jpeg;base64,", "data:image/svg+xml;base64,")) for s in srcs)
     assert result.size_bytes < 10_000_000
-    # the headline numbers of the fixture
+    # the headline numbers are the stages' own
+    man, kept = truth["man"], truth["kept"]
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert m["source_images"] == 16 and m["kept_images"] == 11
-    assert m["kept_fraction"] == pytest.approx(11 / 16, abs=1e-4)
-    assert m["splits"] == {"train": 7, "val": 3, "test": 1}
-    assert m["persons_scored"] == 16 and 0 < m["flagged_fraction"] < 1
-    assert m["click_sets"] == 64 and m["click_strategies"] == 2
-    assert m["augmented_variants"] == 9
+    assert m["source_images"] == len(man) == 16 and m["kept_images"] == len(kept) > 0
+    assert m["kept_fraction"] == pytest.approx(len(kept) / 16, abs=1e-4)
+    assert m["splits"] == truth["splits"] and m["persons"] == int(kept["n_persons"].sum())
+    assert m["persons_scored"] == len(truth["flags"]) and m["flagged_persons"] == int(truth["flags"]["flagged"].sum())
+    assert m["click_sets"] == len(truth["clicks"]) and m["click_strategies"] == truth["clicks"]["strategy"].nunique()
+    assert m["augmented_variants"] == len(truth["variants"]) > 0
     # KPI cards show them
-    assert ">16<" in html and ">68.8%<" in html and ">64<" in html
-    # galleries: the configured number of coarse examples at each end, both click strategies
-    assert html.count('class="tile') >= 2 * 8 + 2 * 4
+    assert f">{len(man)}<" in html and f">{len(kept) / len(man):.1%}<" in html and f">{len(truth['clicks'])}<" in html
+    # galleries: the configured number of examples, every click strategy the stage wrote
+    rp = _params().report
+    assert html.count('class="tile') == expected_tiles(truth, rp.coarse_examples, rp.flag_examples, rp.click_examples)
     assert "Most coarse" in html and "Least coarse" in html
-    assert ">center</h3>" in html and ">random</h3>" in html
+    for strategy in truth["clicks"]["strategy"].unique():
+        assert f">{strategy.replace('_', ' ')}</h3>" in html
 
 
-def test_plots_are_csv_histograms(full_inputs, tmp_path):
+def test_plots_are_csv_histograms(full_inputs, truth, tmp_path):
     _build(full_inputs, tmp_path)
     plots = tmp_path / "plots"
     assert sorted(p.name for p in plots.iterdir()) == [
@@ -75,12 +110,15 @@ def test_plots_are_csv_histograms(full_inputs, tmp_path):
     ]
     before = pd.read_csv(plots / "coverage_before.csv")
     after = pd.read_csv(plots / "coverage_after.csv")
-    assert list(before.columns) == ["coverage", "images"] and len(before) == 20
-    assert before["images"].sum() == 16 and after["images"].sum() == 11
+    assert list(before.columns) == ["coverage", "images"] and len(before) == _params().report.coverage_bins
+    assert before["images"].sum() == len(truth["man"]) and after["images"].sum() == len(truth["kept"])
     persons = pd.read_csv(plots / "persons_before.csv", dtype={"persons": str})
-    assert persons["images"].sum() == 16 and persons["persons"].tolist()[0] == "00"
+    assert persons["images"].sum() == len(truth["man"]) and persons["persons"].tolist()[0] == "00"
+    counts = truth["man"]["n_persons"].value_counts()
+    assert dict(zip(persons["persons"].astype(int), persons["images"])) == {
+        k: int(counts.get(k, 0)) for k in persons["persons"].astype(int)}
     funnel = pd.read_csv(plots / "funnel.csv")
-    assert funnel["remaining"].iloc[0] == 16 and funnel["remaining"].iloc[-1] == 11
+    assert funnel["remaining"].iloc[0] == len(truth["man"]) and funnel["remaining"].iloc[-1] == len(truth["kept"])
 
 
 def test_report_is_deterministic(full_inputs, tmp_path):
@@ -98,12 +136,11 @@ def test_rebuild_replaces_the_output_folder(full_inputs, tmp_path):
     _build(full_inputs, tmp_path)
     (tmp_path / "site" / "stale.txt").write_text("old")
     _build(full_inputs, tmp_path)
-    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html"]
+    assert sorted(p.name for p in (tmp_path / "site").iterdir() if not p.name.startswith(".")) == ["index.html"]
 
 
-def test_missing_stages_show_a_note(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in", stages=("curated",))
-    result = _build(inputs, tmp_path / "out")
+def test_missing_stages_show_a_note(stage_outputs, tmp_path):
+    result = _build(inputs_of(stage_outputs, stages=("curated",)), tmp_path / "out")
     available = dict(result.sections)
     assert available == {"funnel": True, "distributions": True, "coarse": False, "examples": True,
                          "clicks": False, "augmentation": False, "identity": True}
@@ -113,11 +150,8 @@ def test_missing_stages_show_a_note(tmp_path):
     assert "kept_images" in m and "flagged_fraction" not in m and "click_sets" not in m
 
 
-def test_nothing_run_still_renders(tmp_path):
-    empty = tmp_path / "nothing"
-    inputs = ReportInputs(curated=empty / "c", flags=empty / "f", clicks=empty / "k",
-                          augmented=empty / "a", images=empty / "i")
-    result = _build(inputs, tmp_path / "out")
+def test_nothing_run_still_renders(stage_outputs, tmp_path):
+    result = _build(inputs_of(stage_outputs, stages=()), tmp_path / "out")
     assert [ok for _, ok in result.sections] == [False] * 6 + [True]
     assert json.loads((tmp_path / "out/metrics.json").read_text()) == {}
     # DVC expects every declared plot to exist
@@ -126,28 +160,27 @@ def test_nothing_run_still_renders(tmp_path):
     assert html.count("Stage not run") == 6 and "no stage output found" in html
 
 
-def test_missing_photo_becomes_a_placeholder_not_a_broken_image(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in", stages=("curated", "flags"))
-    shutil.rmtree(inputs.images)
+def test_missing_photo_becomes_a_placeholder_not_a_broken_image(stage_outputs, tmp_path):
+    inputs = inputs_of(stage_outputs, stages=("curated", "flags"), images=tmp_path / "no-photos")
     result = _build(inputs, tmp_path / "out")
     html = result.html.read_text(encoding="utf-8")
-    assert dict(result.sections)["coarse"] and html.count("data:image/jpeg") >= 8
+    assert dict(result.sections)["coarse"] and "photo missing" not in html  # drawn into the JPEG, not text
+    assert html.count("data:image/jpeg") >= 2 * min(_params().report.coarse_examples, 1)
 
 
-def test_funnel_with_or_without_a_source_record(tmp_path):
-    with_src = make_report_inputs(tmp_path / "a", stages=("curated",), funnel_with_source=True)
-    without = make_report_inputs(tmp_path / "b", stages=("curated",), funnel_with_source=False)
-    src_a, steps_a = funnel_steps(collect(with_src))
-    src_b, steps_b = funnel_steps(collect(without))
-    assert src_a == src_b == 16
-    assert [s["rule"] for s in steps_a] == [s["rule"] for s in steps_b] and steps_a[0]["rule"] == "invalid"
-    assert headline(collect(with_src)) == headline(collect(without))
+def test_funnel_matches_the_manifest(full_inputs, truth):
+    source, steps = funnel_steps(collect(full_inputs))
+    assert source == len(truth["man"])
+    dropped = truth["man"].loc[~truth["man"]["kept"], "reason"].value_counts()
+    assert {s["rule"]: s["dropped"] for s in steps if s["dropped"]} == dropped.to_dict()
+    assert steps[-1]["remaining"] == len(truth["kept"])
 
 
-def test_gallery_sizes_follow_params(full_inputs, tmp_path):
+def test_gallery_sizes_follow_params(full_inputs, truth, tmp_path):
     small = _build(full_inputs, tmp_path / "s", _params(coarse_examples=2, click_examples=1, flag_examples=1))
     html = small.html.read_text(encoding="utf-8")
-    assert html.count('class="tile') == 2 * 2 + 2 * 1 + 2 * 1
+    assert html.count('class="tile') == expected_tiles(truth, 2, 1, 1)
+    assert expected_tiles(truth, 2, 1, 1) < expected_tiles(truth, 8, 8, 4)
 
 
 def test_identity_fingerprint(full_inputs, tmp_path):
@@ -161,29 +194,32 @@ def test_identity_fingerprint(full_inputs, tmp_path):
     c = _build(full_inputs, tmp_path / "c", p)
     assert c.fingerprint != a.fingerprint
     html = a.html.read_text(encoding="utf-8")
-    assert a.fingerprint in html and "annotations/instances.json" in html
+    assert a.fingerprint in html and "instances.json" in html
     for name in ("curated", "flags", "clicks", "augmented"):
         assert str(getattr(full_inputs, name)) in html
 
 
-def test_identity_follows_the_outputs(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in", stages=("curated",))
+def test_identity_follows_the_outputs(stage_outputs, tmp_path):
+    curated = tmp_path / "curated"
+    shutil.copytree(stage_outputs.curated, curated)
+    inputs = inputs_of(stage_outputs, stages=("curated",), curated=curated)
     a = _build(inputs, tmp_path / "a")
-    (inputs.curated / "val.json").write_text((inputs.curated / "val.json").read_text() + " ")
+    (curated / "val.json").write_text((curated / "val.json").read_text() + " ")
     b = _build(inputs, tmp_path / "b")
     assert a.fingerprint != b.fingerprint
 
 
-def test_malformed_stage_output_is_a_user_error(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in", stages=("curated",))
-    write_parquet(inputs.curated / "manifest.parquet", pd.DataFrame({"image_id": [1]}))
-    with pytest.raises(UserError, match=r"manifest.parquet: missing column\(s\) file_name, kept"):
+def test_malformed_stage_output_is_a_user_error(stage_outputs, tmp_path):
+    curated = tmp_path / "curated"
+    shutil.copytree(stage_outputs.curated, curated)
+    inputs = inputs_of(stage_outputs, stages=("curated",), curated=curated)
+    write_parquet(curated / "manifest.parquet", pd.DataFrame({"image_id": [1]}))
+    with pytest.raises(UserError, match=r"manifest.parquet: missing column\(s\) file_name, width"):
         _build(inputs, tmp_path / "out")
-    (inputs.curated / "funnel.json").write_text('{"rule": 1}')
-    inputs2 = make_report_inputs(tmp_path / "in2", stages=("curated",))
-    (inputs2.curated / "funnel.json").write_text('[{"rule": "x"}]')
+    write_parquet(curated / "manifest.parquet", pd.read_parquet(stage_outputs.curated / "manifest.parquet"))
+    (curated / "funnel.json").write_text('[{"rule": "x"}]')
     with pytest.raises(UserError, match="funnel.json"):
-        _build(inputs2, tmp_path / "out2")
+        _build(inputs, tmp_path / "out2")
 
 
 def test_list_cells():
@@ -201,9 +237,17 @@ def test_sections_are_a_list_of_objects():
 
 
 def test_params_section(tmp_path):
-    assert load_params(Path(__file__).parents[1] / "params.yaml").report == ReportParams(
-        **{k: v for k, v in load_params(Path(__file__).parents[1] / "params.yaml").report.model_dump().items()}
-    )
+    # every key params.yaml sets for the report is what the loaded section holds
+    repo_params = Path(__file__).parents[1] / "params.yaml"
+    written = yaml.safe_load(repo_params.read_text(encoding="utf-8"))["report"]
+    loaded = load_params(repo_params).report.model_dump()
+    assert written and {k: loaded[k] for k in written} == written
+    # a value given in a file replaces the default; the others stay at their defaults
+    own = tmp_path / "own.yaml"
+    own.write_text("report:\n  thumb_px: 200\n  title: Release 7\n")
+    got = load_params(own).report
+    assert (got.thumb_px, got.title) == (200, "Release 7") != (ReportParams().thumb_px, ReportParams().title)
+    assert got.model_dump(exclude={"thumb_px", "title"}) == ReportParams().model_dump(exclude={"thumb_px", "title"})
     bad = tmp_path / "params.yaml"
     bad.write_text("report:\n  thumb_px: 3\n")
     with pytest.raises(UserError, match="report.thumb_px"):
@@ -213,7 +257,7 @@ def test_params_section(tmp_path):
         load_params(bad)
 
 
-def test_cli(full_inputs, tmp_path):
+def test_cli(full_inputs, truth, tmp_path):
     from portraitkit.reports.cli import app
 
     params = tmp_path / "params.yaml"
@@ -228,17 +272,15 @@ def test_cli(full_inputs, tmp_path):
     assert res.exit_code == 0, res.output
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "<h1>Release 7</h1>" in html
-    assert html.count('class="tile') == 2 * 3 + (2 + 2) + 2 * 2  # the fixture has 2 body-part, 2 held-object images
-    assert json.loads((tmp_path / "m.json").read_text())["kept_images"] == 11
+    assert html.count('class="tile') == expected_tiles(truth, 3, ReportParams().flag_examples, 2)
+    assert json.loads((tmp_path / "m.json").read_text())["kept_images"] == len(truth["kept"])
     bad = CliRunner().invoke(app, args + ["--thumb-px", "1"])
     assert bad.exit_code != 0 and isinstance(bad.exception, UserError)
 
 
 def test_tool_settings_do_not_change_the_fingerprint(full_inputs, tmp_path):
-    data = Params().model_dump()
-    if "port" not in data["review"]:
-        pytest.skip("the review section has no port setting")
     a = _build(full_inputs, tmp_path / "a")
-    data["review"]["port"] = int(data["review"]["port"]) + 1
-    b = _build(full_inputs, tmp_path / "b", Params.model_validate(data))
+    p = _params()
+    p.review.port = int(p.review.port) + 1
+    b = _build(full_inputs, tmp_path / "b", p)
     assert a.fingerprint == b.fingerprint

@@ -11,7 +11,7 @@ import pytest
 
 from portraitkit.params import Params
 from portraitkit.reports.stage import build_report
-from tests.report_fixtures import make_report_inputs
+from tests.test_report import inputs_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -60,8 +60,8 @@ def _open(html: Path, shot: Path, width: int = 1280) -> dict:
     return {"requests": seen, "errors": errors, "images": images, "overflow": overflow, "nav": nav, "zoom": zoom_ok}
 
 
-def test_report_renders_in_chromium(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in")
+def test_report_renders_in_chromium(stage_outputs, tmp_path):
+    inputs = inputs_of(stage_outputs)
     result = build_report(inputs, Params(), tmp_path / "site")
     page = _open(result.html, ARTIFACTS / "report.png")
     assert len(page["images"]) >= 30
@@ -76,8 +76,8 @@ def test_report_renders_in_chromium(tmp_path):
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
 
 
-def test_partial_report_renders_on_a_phone(tmp_path):
-    inputs = make_report_inputs(tmp_path / "in", stages=("curated",))
+def test_partial_report_renders_on_a_phone(stage_outputs, tmp_path):
+    inputs = inputs_of(stage_outputs, stages=("curated",))
     result = build_report(inputs, Params(), tmp_path / "site")
     page = _open(result.html, ARTIFACTS / "report-partial-narrow.png", width=420)
     assert page["images"] and all(i["ok"] for i in page["images"])
