@@ -102,11 +102,20 @@ def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]
             row = score_annotation(bgr, ann, width, height, params, notes)
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the stage
             row = {"coarseness": float("nan"), "flagged": False,
-                   "reasons": ";".join([*notes, f"internal_error:{type(exc).__name__}"]), "image_ok": bgr is not None}
+                   "reasons": ";".join([*notes, scorer_error_reason(exc)]), "image_ok": bgr is not None}
             row.update({k: float("nan") for k in SIGNAL_COLUMNS})
         base.update(row)
         rows.append(base)
     return rows
+
+
+SCORER_ERROR = "scorer_error"
+
+
+def scorer_error_reason(exc: BaseException) -> str:
+    """An explicit reason for a row the scorer failed on: a bug must not read as "not coarse"."""
+    msg = " ".join(str(exc).replace(";", ",").split())[:200]
+    return f"{SCORER_ERROR}: {type(exc).__name__}: {msg}"
 
 
 def _init_worker() -> None:
@@ -226,6 +235,7 @@ def summarize(flags: pd.DataFrame, images_df: pd.DataFrame, params: FlagParams) 
         "threshold": params.threshold,
         "images_with_flagged": int((images_df["n_flagged"] > 0).sum()),
         "persons_without_image_signals": int((~flags["image_ok"]).sum()),
+        "scorer_errors": int(flags["reasons"].astype(str).str.contains(SCORER_ERROR + ":", regex=False).sum()),
         "mean_coarseness": round(float(flags["coarseness"].mean()), 6) if n and flags["coarseness"].notna().any() else None,
         "splits": per_split,
         "reasons": dict(sorted(reason_counts.items())),
