@@ -47,6 +47,7 @@ from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
 from portraitkit.io import atomic_dir, atomic_path, read_parquet, safe_join, write_json, write_parquet
 from portraitkit.params.augment import AugmentParams
+from portraitkit.params.base import data_dump
 
 SALT = zlib.crc32(b"portraitkit.augment")
 
@@ -444,7 +445,7 @@ def run_augment(
             "mask_values": {"background": 0, "person": 1, "ignore": params.mask_ignore_value},
             "preview": preview_ok,
             # workers left out: outputs never depend on it, and neither does this file
-            "params": json.loads(params.model_dump_json(exclude={"workers"})),
+            "params": data_dump(params),  # execution settings (workers) left out
         }
         write_json(tmp / "summary.json", summary)
         with atomic_path(tmp / "log.txt") as p:

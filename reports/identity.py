@@ -2,8 +2,10 @@
 
 Two people holding the same dataset version see the same fingerprint. The fingerprint
 covers the params that shape the data (every section but ``report`` and ``review``, which
-only configure tools) and the hash of every stage output folder present, so changing a
-gallery size or the review app's port does not look like a different dataset.
+only configure tools, and no execution setting such as ``workers``: see
+``portraitkit.params.base.execution_field``) and the hash of every stage output folder present,
+so changing a gallery size, the review app's port or the worker count does not look like a
+different dataset.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from portraitkit.io import sha256_tree
 from portraitkit.params import Params
+from portraitkit.params.base import data_dump
 
 # Settings of tools that never change the data: the report's layout, the review app's name/port.
 PRESENTATION_SECTIONS = ("report", "review")
@@ -38,7 +41,7 @@ def canonical_json(obj: Any) -> str:
 
 
 def dataset_params(params: Params) -> dict[str, Any]:
-    data = params.model_dump(mode="json")
+    data = data_dump(params)
     return {k: v for k, v in data.items() if k not in PRESENTATION_SECTIONS}
 
 

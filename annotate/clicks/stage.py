@@ -35,6 +35,7 @@ from portraitkit.errors import UserError
 from portraitkit.curate.outputs import SPLITS, read_split
 from portraitkit.io import atomic_dir, read_parquet, write_json
 from portraitkit.params import ClicksParams
+from portraitkit.params.base import data_dump
 
 COLUMNS = [
     "annotation_id", "image_id", "split", "strategy", "set_index", "positives", "negatives",
@@ -333,7 +334,7 @@ def summarize(table, n_images: int, params: ClicksParams, seed: int) -> dict[str
         "instances_without_other_objects": int(df.loc[df["n_other_objects"] == 0, "annotation_id"].nunique()),
         "strategies": per_strategy,
         "seed": int(seed),
-        "params": params.model_dump(mode="json", exclude={"workers"}),  # outputs never depend on workers
+        "params": data_dump(params),  # execution settings (workers) left out: outputs never depend on them
     }
 
 

@@ -44,13 +44,39 @@ class Params(BaseModel):
     export: ExportParams = ExportParams()
 
 
+def _readable(err: dict[str, Any]) -> str:
+    """pydantic's message for one error, said as a rule on the value ("must be ≤ 1")."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    bounds = {"less_than_equal": ("≤", "le"), "greater_than_equal": ("≥", "ge"),
+              "less_than": ("<", "lt"), "greater_than": (">", "gt")}
+    if kind in bounds and bounds[kind][1] in ctx:
+        sign, name = bounds[kind]
+        bound = ctx[name]
+        return f"must be {sign} {bound:g}" if isinstance(bound, float) else f"must be {sign} {bound}"
+    if kind == "literal_error" and "expected" in ctx:
+        return f"must be {ctx['expected']}"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be an integer"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def format_validation_error(source: str, exc: ValidationError, prefix: str = "") -> str:
     """One line per problem, each naming the dotted params key."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        msg = err["msg"]
-        if "input" in err and err["type"] not in ("missing",):
+        msg = _readable(err)
+        if "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
             msg = f"{msg} (got {err['input']!r})"
         lines.append(f"{source}: {key or '<root>'}: {msg}")
     return "\n".join(lines)
@@ -79,7 +105,9 @@ def load_params(path: str | Path | None = None) -> Params:
 def override(model: M, section: str, **values: Any) -> M:
     """Return ``model`` with the non-None ``values`` replaced, validated again.
 
-    Used by CLI commands: an option given on the command line wins over params.yaml.
+    Used by CLI commands: an option given on the command line wins over params.yaml. An invalid
+    value is reported with the option the user typed and the params key it sets
+    (``--min-coverage 2: curate.min_coverage must be ≤ 1``).
     """
     updates = {k: v for k, v in values.items() if v is not None}
     if not updates:
@@ -89,7 +117,24 @@ def override(model: M, section: str, **values: Any) -> M:
     try:
         return type(model).model_validate(data)
     except ValidationError as exc:
-        raise UserError(format_validation_error("command line", exc, prefix=section)) from None
+        raise UserError(_command_line_error(section, exc, updates)) from None
+
+
+def _command_line_error(section: str, exc: ValidationError, updates: dict[str, Any]) -> str:
+    from portraitkit.cli_common import typed_option  # the CLI layer knows which option set a key
+
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join([section, *loc])
+        rule = _readable(err)
+        if loc and loc[0] in updates:
+            lines.append(f"{typed_option(section, loc[0], updates[loc[0]])}: {key} {rule}")
+        else:
+            # a rule across keys (min_coverage <= max_coverage): name every option given
+            given = " ".join(typed_option(section, k, v) for k, v in updates.items())
+            lines.append(f"{given}: {key}: {rule}")
+    return "\n".join(lines)
 
 
 __all__ = [

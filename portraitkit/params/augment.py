@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from portraitkit.params.base import Section
+from portraitkit.params.base import Section, execution_field
 
 Pair = tuple[float, float]
 
@@ -185,7 +185,7 @@ class AugmentParams(Section):
     jpeg_quality: int = Field(95, ge=50, le=100)
     preview_images: int = Field(6, ge=0, le=50, description="Originals shown in preview.png.")
     preview_variants: int = Field(4, ge=1, le=16, description="Variants shown beside each original.")
-    workers: int = Field(1, ge=1, description="Processes; outputs never depend on it.")
+    workers: int = execution_field(1, ge=1, description="Processes; outputs never depend on it.")
     lighting: LightingFamily = LightingFamily()
     rotation: RotationFamily = RotationFamily()
     shade: ShadeFamily = ShadeFamily()

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from portraitkit.params.base import Section
+from portraitkit.params.base import Section, execution_field
 
 Strategy = Literal["xu_pos_neg1", "xu_pos_neg2", "xu_pos_neg3", "multipoint"]
 ALL_STRATEGIES: tuple[str, ...] = ("xu_pos_neg1", "xu_pos_neg2", "xu_pos_neg3", "multipoint")
@@ -64,7 +64,7 @@ class ClicksParams(Section):
     noc_thresholds: list[float] = Field(default_factory=lambda: [0.85, 0.90], description="NoC IoU thresholds.")
     disk_radius: int = Field(5, ge=0, description="Disk encoding: radius in pixels.")
     dist_truncate: int = Field(255, ge=1, le=255, description="Distance-map encoding: truncation (uint8 range).")
-    workers: int = Field(1, ge=1, description="Processes over images; outputs never depend on it.")
+    workers: int = execution_field(2, ge=1, description="Processes over images; outputs never depend on it.")
 
     @field_validator("n_pos", "n_neg1", "n_neg2", "n_neg3")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from portraitkit.params.base import Section
+from portraitkit.params.base import Section, execution_field
 
 Policy = Literal["keep", "flag", "drop"]
 
@@ -42,7 +42,7 @@ class CurateParams(Section):
     held_object_touch_px: int = Field(
         3, ge=0, description="An object within this many pixels of a person's mask counts as overlapping."
     )
-    workers: int = Field(2, ge=1, description="Processes for mask rasterisation; outputs never depend on it.")
+    workers: int = execution_field(2, ge=1, description="Processes for mask rasterisation; outputs never depend on it.")
 
     @model_validator(mode="after")
     def _ranges(self) -> "CurateParams":

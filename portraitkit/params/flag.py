@@ -11,19 +11,24 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from portraitkit.params.base import Section
+from portraitkit.params.base import Section, execution_field
 
 
-class Ramp(Section):
+class DecisiveRamp(Section):
+    """A decisive signal's ramp: its badness alone bounds coarseness from below (no weight)."""
+
     good: float = Field(description="Signal value with badness 0.")
     bad: float = Field(description="Signal value with badness 1.")
-    weight: float = Field(1.0, ge=0.0, description="Weight in the coarseness mean (0: reported only).")
 
     @model_validator(mode="after")
-    def _distinct(self) -> "Ramp":
+    def _distinct(self) -> "DecisiveRamp":
         if self.good == self.bad:
             raise ValueError(f"good and bad must differ (both {self.good:g})")
         return self
+
+
+class Ramp(DecisiveRamp):
+    weight: float = Field(1.0, ge=0.0, description="Weight in the coarseness mean (0: reported only).")
 
 
 def _default_signals() -> dict[str, Ramp]:
@@ -32,6 +37,8 @@ def _default_signals() -> dict[str, Ramp]:
         "refine_biou": Ramp(good=0.80, bad=0.45, weight=2.0),
         "refine_iou": Ramp(good=0.97, bad=0.85, weight=0.0),
         "edge_alignment": Ramp(good=0.80, bad=0.50, weight=2.0),
+        "off_edge_frac": Ramp(good=0.05, bad=0.30, weight=0.0),
+        "edge_contrast": Ramp(good=2.5, bad=1.0, weight=0.0),
         # polygon signals
         "vertex_density": Ramp(good=4.0, bad=0.8, weight=1.0),
         "longest_edge_rel": Ramp(good=0.25, bad=0.80, weight=1.0),
@@ -40,9 +47,9 @@ def _default_signals() -> dict[str, Ramp]:
     }
 
 
-def _default_decisive() -> dict[str, Ramp]:
-    return {"chord_rel": Ramp(good=0.0, bad=1.2), "vertex_density": Ramp(good=4.0, bad=2.0),
-            "edge_contrast": Ramp(good=1.4, bad=0.9)}
+def _default_decisive() -> dict[str, DecisiveRamp]:
+    return {"chord_rel": DecisiveRamp(good=0.0, bad=1.2), "vertex_density": DecisiveRamp(good=4.0, bad=2.0),
+            "edge_contrast": DecisiveRamp(good=1.4, bad=0.9)}
 
 
 SIGNAL_NAMES = ("refine_biou", "refine_iou", "edge_alignment", "off_edge_frac", "edge_contrast", "chord_rel",
@@ -56,13 +63,13 @@ class FlagParams(Section):
         0.5, ge=0.0, le=1.0, description="A signal is named in `reasons` of a flagged row when its badness >= this."
     )
     signals: dict[str, Ramp] = Field(default_factory=_default_signals)
-    decisive: dict[str, Ramp] = Field(
+    decisive: dict[str, DecisiveRamp] = Field(
         default_factory=_default_decisive,
-        description="Signals whose badness alone sets a lower bound on coarseness (weights unused).",
+        description="Signals whose badness alone sets a lower bound on coarseness.",
     )
-    workers: int = Field(1, ge=1, description="Processes, parallel over images; outputs never depend on it.")
+    workers: int = execution_field(2, ge=1, description="Processes, parallel over images; outputs never depend on it.")
     work_side: int = Field(
-        160, ge=32, le=2048, description="Longer side (px) of the person crop the image signals are computed on."
+        128, ge=32, le=2048, description="Longer side (px) of the person crop the image signals are computed on."
     )
     crop_pad: float = Field(0.12, ge=0.0, le=1.0, description="Crop padding around the bbox, fraction of its longer side.")
     seed_band: float = Field(
