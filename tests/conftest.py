@@ -50,8 +50,8 @@ def run_portraitkit(*args: str) -> str:
     return result.output
 
 
-def _demo_data(out: Path, params: Path) -> None:
-    # `demo-data` takes its folder as `--out` like every stage (older versions: as an argument)
+def demo_out_args(out: Path) -> list:
+    """``demo-data``'s folder: ``--out DIR`` like every stage (older versions: a plain argument)."""
     import inspect
 
     from typer.models import OptionInfo
@@ -59,8 +59,12 @@ def _demo_data(out: Path, params: Path) -> None:
     from portraitkit.curate.cli_demo import demo_data
 
     takes_option = isinstance(inspect.signature(demo_data).parameters["out"].default, OptionInfo)
-    where = ["--out", out] if takes_option else [out]
-    run_portraitkit("demo-data", *where, "--images", PIPELINE_IMAGES, "--seed", PIPELINE_SEED, "--params", params)
+    return ["--out", out] if takes_option else [out]
+
+
+def _demo_data(out: Path, params: Path) -> None:
+    run_portraitkit("demo-data", *demo_out_args(out), "--images", PIPELINE_IMAGES, "--seed", PIPELINE_SEED,
+                    "--params", params)
 
 
 def run_pipeline(root: Path, params: Path = REPO / "params.yaml") -> StageOutputs:
