@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from portraitkit.errors import UserError
 from portraitkit.io import read_json
@@ -23,7 +24,7 @@ from portraitkit.train.evaluation import metrics as M
 from portraitkit.train.evaluation.runners import open_runner
 from portraitkit.train.evaluation.stage import evaluate
 
-torch = pytest.importorskip("torch")
+from tests.evaluate_fixtures import Constant, RedForeign, RedLogit, demo, export_onnx as _export, params as _params  # noqa: F401
 
 
 # ---------------------------------------------------------------- metrics on known shapes
@@ -75,66 +76,6 @@ def test_empty_prediction_and_pooled_iou():
 
 
 # ---------------------------------------------------------------- real stage data
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """demo-data + curate (with masks), 40 photos: the stage outputs evaluate reads."""
-    from portraitkit.curate.demo import generate
-    from portraitkit.curate.stage import run_curate
-
-    root = tmp_path_factory.mktemp("evaluate_demo")
-    params = Params()
-    generate(root / "demo", 40, params.demo.seed, params.demo)
-    run_curate(
-        root / "demo" / "annotations" / "instances.json",
-        root / "curated",
-        params.curate.model_copy(update={"workers": 1}),
-        seed=params.seed,
-        images_dir=root / "demo" / "images",
-        write_masks=True,
-    )
-    return root
-
-
-def _params(split="train") -> Params:
-    p = Params()
-    p.evaluate = p.evaluate.model_copy(update={"split": split, "device": "cpu"})
-    return p
-
-
-class RedLogit(torch.nn.Module):
-    """Logit of 'this pixel is reddish': a fixed, hand-made segmenter for NCHW 0-1 input."""
-
-    def forward(self, x):
-        r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-        return 12.0 * (r - 0.5 * (g + b) - 0.1)
-
-
-class RedForeign(torch.nn.Module):
-    """The same function as a third-party file would ship it: NHWC, ImageNet-normalised input,
-    two output channels (background, person) of probabilities, NHWC."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 1, 3))
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 1, 3))
-
-    def forward(self, x):
-        rgb = x * self.std + self.mean
-        logit = RedLogit()(rgb.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        p = torch.sigmoid(logit)
-        return torch.cat([1.0 - p, p], dim=3)
-
-
-class Constant(torch.nn.Module):
-    def forward(self, x):
-        return torch.relu(x[:, 0:1]) + 9.0  # > 0 everywhere: every pixel is a person
-
-
-def _export(module, path: Path, shape) -> Path:
-    torch.onnx.export(module.eval(), (torch.zeros(*shape),), str(path), input_names=["x"], output_names=["y"], dynamo=False)
-    return path
 
 
 def test_constant_model_scores_the_ground_truth_coverage(demo, tmp_path):

@@ -15,7 +15,9 @@ Fields of a sample: ``image_id``, ``file_name``, ``split``, ``coverage``, ``n_pe
 - ``segmentation``: ``Segmentation`` of the union person mask (PNG 0/255, value 255 = person).
 - ``clicks``: ``Keypoints``, per click set one ``positive`` and one ``negative`` keypoint list
   (normalised ``x / width``, ``y / height``), attributes ``annotation_id``, ``strategy``, ``set_index``.
-- ``predictions``: ``Segmentation`` of a model's masks, when ``--predictions`` was given.
+- ``predictions``: ``Segmentation`` of a model's masks, when ``--predictions`` was given; given the
+  ``portraitkit evaluate`` output folder, also ``prediction_iou`` and ``prediction_biou`` (Boundary IoU)
+  of each image, and the saved view ``worst-predictions`` (lowest IoU first).
 
 Sample tags set by the build: ``flagged`` (a coarse person), ``body_part``, ``held_object``.
 Mask PNGs are copied into a folder FiftyOne owns (``<default_dataset_dir>/portraitkit-review/<name>``)
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from portraitkit.annotate.review.predictions import SCORE_FIELDS, read_predictions
 from portraitkit.curate.masks import ann_to_mask, union_mask
 from portraitkit.curate.outputs import SPLIT_FILES, read_split
 from portraitkit.errors import UserError
@@ -43,6 +46,7 @@ BUILD_TAGS = ("flagged", "body_part", "held_object")
 DECISION_TAGS = ("accept", "reject")
 MARKER = "portraitkit"
 PERSON_VALUE = 255
+PREDICTION_SCORES = tuple(SCORE_FIELDS)  # from an evaluate output's per_image.parquet
 
 
 @dataclass
@@ -267,6 +271,9 @@ def build(
     for opt, d in (("--flags", flags), ("--clicks", clicks), ("--predictions", predictions)):
         if d is not None and not Path(d).is_dir():
             raise UserError(f"{d}: {opt} folder not found")
+    pred_pngs, pred_scores = (None, {})
+    if predictions is not None:
+        pred_pngs, pred_scores = read_predictions(Path(predictions))
 
     manifest_path = curated / "manifest.parquet"
     manifest = read_parquet(manifest_path)
@@ -375,13 +382,15 @@ def build(
         if clicks is not None:
             fields["clicks"] = _click_keypoints(fo, clicks_by_image.get(image_id, []), height, width)
         if predictions is not None:
-            pred_png = Path(predictions) / f"{image_id}.png"
+            pred_png = pred_pngs / f"{image_id}.png"
             if pred_png.exists():
                 pred_path = media / "predictions" / f"{image_id}.png"
                 _write_if_changed(pred_path, _binary_255(_read_mask_png(pred_png, height, width)))
                 fields["predictions"] = _with_id(fo.Segmentation(mask_path=str(pred_path)), "predictions", image_id)
             else:
                 fields["predictions"] = None
+            scores = pred_scores.get(image_id, {})
+            fields.update({key: scores.get(key) for key in PREDICTION_SCORES})
         records[image_id] = {
             "filepath": str(safe_join(images, row["file_name"], context="").resolve()),
             "tags": tags,
@@ -417,7 +426,7 @@ def build(
             _keep_label_tags(sample["persons"], rec["fields"]["persons"])
             sample.filepath = rec["filepath"]
             for key, value in rec["fields"].items():
-                if key == "predictions" and predictions is None:
+                if key in ("predictions", *PREDICTION_SCORES) and predictions is None:
                     continue
                 sample[key] = value
             kept_tags = [t for t in sample.tags if t not in BUILD_TAGS]
@@ -524,6 +533,9 @@ def _declare_fields(fo: Any, ds: Any, with_clicks: bool, with_predictions: bool)
         labels["clicks"] = fo.Keypoints
     if with_predictions:
         labels["predictions"] = fo.Segmentation
+        for key in PREDICTION_SCORES:
+            if key not in schema:
+                ds.add_sample_field(key, fo.FloatField)
     for key, cls in labels.items():
         if key not in schema:
             ds.add_sample_field(key, fo.EmbeddedDocumentField, embedded_doc_type=cls)

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from portraitkit.curate.outputs import SPLITS
 
+NEEDS_FIELD = {"worst-predictions": "prediction_iou"}  # views that exist only once their field does
+
 
 def view_specs(F: Any) -> dict[str, tuple[str, Callable[[Any], Any]]]:
     """name -> (description, function dataset -> view). ``F`` is ``fiftyone.ViewField``."""
@@ -26,6 +28,10 @@ def view_specs(F: Any) -> dict[str, tuple[str, Callable[[Any], Any]]]:
             "Samples where a person holds or touches an object",
             lambda ds: ds.match(F("held_object_flag") == True),  # noqa: E712
         ),
+        "worst-predictions": (
+            "Samples scored by `portraitkit evaluate`, the lowest prediction IoU first",
+            lambda ds: ds.exists("prediction_iou").sort_by(F("prediction_iou")),
+        ),
         "rejected": ("Samples tagged reject", lambda ds: ds.match_tags("reject")),
         "accepted": ("Samples tagged accept", lambda ds: ds.match_tags("accept")),
     }
@@ -42,7 +48,10 @@ def save_views(dataset: Any) -> list[str]:
     from fiftyone import ViewField as F
 
     names = []
+    schema = dataset.get_field_schema()
     for name, (description, make) in view_specs(F).items():
+        if name in NEEDS_FIELD and NEEDS_FIELD[name] not in schema:
+            continue  # e.g. no evaluate output attached yet
         dataset.save_view(name, make(dataset), description=description, overwrite=True)
         names.append(name)
     return sorted(names)
