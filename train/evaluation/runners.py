@@ -97,10 +97,12 @@ def place(rgb: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Placement]:
 
         chw, lb = letterbox_image(rgb, ih)
         chw = np.asarray(chw, np.float32)
-        return chw, Placement(
-            height, width, lambda prob: np.asarray(unletterbox(prob, lb), np.float32),
-            lambda plane: np.asarray(letterbox_mask(plane, ih)[0] if isinstance(letterbox_mask(plane, ih), tuple) else letterbox_mask(plane, ih)),
-        )
+
+        def plane_to_input(plane: np.ndarray) -> np.ndarray:
+            fitted = letterbox_mask(plane, ih)  # the contract leaves open whether it also returns the Letterbox
+            return np.asarray(fitted[0] if isinstance(fitted, tuple) else fitted)
+
+        return chw, Placement(height, width, lambda prob: np.asarray(unletterbox(prob, lb), np.float32), plane_to_input)
     small = cv2.resize(rgb, (iw, ih), interpolation=cv2.INTER_AREA if ih * iw < height * width else cv2.INTER_LINEAR)
     chw = np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) / 255.0
     return chw, Placement(
