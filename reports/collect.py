@@ -15,9 +15,15 @@ import numpy as np
 import pandas as pd
 
 from portraitkit.errors import UserError
-from portraitkit.io import read_json, read_parquet
+from portraitkit.io import read_json
 
+from portraitkit.annotate.clicks.contract import CONTRACT as CLICKS
+from portraitkit.augment.contract import CONTRACT as AUGMENT
+from portraitkit.contracts import read_table
+from portraitkit.curate.coarseness.contract import CONTRACT as FLAG
+from portraitkit.curate.contract import CONTRACT as CURATE
 from portraitkit.curate.outputs import SPLITS
+
 PREFERRED_SIGNALS = ("n_vertices", "vertex_density", "hull_gap", "longest_edge_rel", "edge_alignment", "edge_contrast")
 
 
@@ -142,12 +148,6 @@ def points(value: Any) -> list[tuple[float, float]]:
     return out
 
 
-def _require_columns(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
-
-
 def _read_optional_json(path: Path) -> Any:
     return read_json(path) if path.is_file() else None
 
@@ -177,11 +177,9 @@ def _load_coco(root: Path) -> tuple[CocoIndex, dict[str, int]]:
 
 
 def collect_curated(root: Path) -> CuratedData | None:
-    manifest_path = root / "manifest.parquet"
-    if not manifest_path.is_file():
+    if not CURATE.path(root, "manifest").is_file():
         return None
-    manifest = read_parquet(manifest_path)
-    _require_columns(manifest, manifest_path, ["image_id", "file_name", "kept"])
+    manifest = read_table(root, CURATE, "manifest")
     manifest = manifest.sort_values("image_id", kind="stable").reset_index(drop=True)
     funnel_path = root / "funnel.json"
     funnel = _read_optional_json(funnel_path) or []
@@ -198,52 +196,29 @@ def collect_curated(root: Path) -> CuratedData | None:
 
 
 def collect_flags(root: Path) -> FlagsData | None:
-    path = root / "flags.parquet"
-    if not path.is_file():
+    if not FLAG.path(root, "flags").is_file():
         return None
-    flags = read_parquet(path)
-    _require_columns(flags, path, ["annotation_id", "image_id", "coarseness"])
+    flags = read_table(root, FLAG, "flags")
     flags = flags.sort_values("annotation_id", kind="stable").reset_index(drop=True)
-    images_path = root / "images.parquet"
-    images = read_parquet(images_path) if images_path.is_file() else None
+    images = read_table(root, FLAG, "images") if FLAG.path(root, "images").is_file() else None
     return FlagsData(root, flags, images, _read_optional_json(root / "summary.json"))
 
 
 def collect_clicks(root: Path) -> ClicksData | None:
-    path = root / "clicks.parquet"
-    if not path.is_file():
+    if not CLICKS.path(root, "clicks").is_file():
         return None
-    clicks = read_parquet(path)
-    _require_columns(clicks, path, ["annotation_id", "image_id", "strategy", "positives", "negatives"])
+    clicks = read_table(root, CLICKS, "clicks")
     order = [c for c in ("strategy", "annotation_id", "set_index") if c in clicks.columns]
     clicks = clicks.sort_values(order, kind="stable").reset_index(drop=True)
     return ClicksData(root, clicks, _read_optional_json(root / "summary.json"))
-
-
-def _find_records(root: Path) -> Path | None:
-    """The augment stage's per-variant table (``variants.parquet``; older names tolerated)."""
-    for pattern in ("variants.parquet", "records.parquet", "*variants*.parquet", "*records*.parquet",
-                    "variants.csv", "records.csv", "records.json"):
-        found = sorted(root.glob(pattern))
-        if found:
-            return found[0]
-    return None
 
 
 def collect_augmented(root: Path) -> AugmentedData | None:
     if not root.is_dir():
         return None
     preview = root / "preview.png"
-    records_path = _find_records(root)
-    records = None
-    if records_path is not None:
-        if records_path.suffix == ".parquet":
-            records = read_parquet(records_path)
-        elif records_path.suffix == ".csv":
-            records = pd.read_csv(records_path)
-        else:
-            data = read_json(records_path)
-            records = pd.DataFrame(data if isinstance(data, list) else data.get("records", []))
+    # the augment stage's declared per-variant table, no guessing of other names
+    records = read_table(root, AUGMENT, "variants") if AUGMENT.path(root, "variants").is_file() else None
     n_variants = len(records) if records is not None else None
     if not preview.is_file() and records is None:
         return None

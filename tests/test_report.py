@@ -214,7 +214,7 @@ def test_malformed_stage_output_is_a_user_error(stage_outputs, tmp_path):
     shutil.copytree(stage_outputs.curated, curated)
     inputs = inputs_of(stage_outputs, stages=("curated",), curated=curated)
     write_parquet(curated / "manifest.parquet", pd.DataFrame({"image_id": [1]}))
-    with pytest.raises(UserError, match=r"manifest.parquet: missing column\(s\) file_name, kept"):
+    with pytest.raises(UserError, match=r"manifest.parquet: missing column\(s\) file_name, kept, width"):
         _build(inputs, tmp_path / "out")
     write_parquet(curated / "manifest.parquet", pd.read_parquet(stage_outputs.curated / "manifest.parquet"))
     (curated / "funnel.json").write_text('[{"rule": "x"}]')
