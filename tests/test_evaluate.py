@@ -179,3 +179,33 @@ def test_out_folder_of_another_stage_is_never_replaced(demo, tmp_path):
     # its own earlier output is replaced
     evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params())
     evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params())
+
+
+class ClickDisk(torch.nn.Module):
+    """A toy interactive model (RGB + distance maps): person = near a positive click, far from negatives."""
+
+    def forward(self, x):
+        return 20.0 * (0.3 - x[:, 3:4]) - 20.0 * (0.05 - x[:, 4:5]).clamp(min=0)
+
+
+def test_interactive_noc_beside_grabcut(demo, tmp_path):
+    model = _export(ClickDisk(), tmp_path / "click.onnx", (1, 5, 64, 64))
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"normalize": "0-1", "output": "logits", "resize": "stretch", "click_encoding": {"kind": "distance"}}')
+    runner = open_runner(model, {}, spec_from=spec, device="cpu")
+    assert runner.interactive and runner.spec.in_channels == 5
+    m = evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params("val")).metrics
+    for key in ("noc85", "noc90", "noc85_failed", "noc90_failed", "iou_at_1", "iou_at_3", "iou_at_5"):
+        assert key in m and key in m["grabcut"], key
+    noc = pd.read_parquet(tmp_path / "ev" / "noc_instances.parquet")
+    mine = noc[noc.predictor == "model"]
+    assert len(mine) == m["noc_instances"] == len(noc[noc.predictor == "grabcut"]) > 0
+    # a person that never reaches 90 % counts max_clicks and is counted as failed
+    assert m["noc90_failed"] == int((~mine.reached90).sum())
+    assert m["noc90"] == pytest.approx(mine.noc90.mean())
+    assert (mine[~mine.reached90].noc90 == 20).all()
+    assert all(len(v) == 20 for v in mine.ious)
+    assert m["iou_at_3"] == pytest.approx(np.mean([v[2] for v in mine.ious]))
+    curve = pd.read_csv(tmp_path / "ev" / "noc_curve.csv")
+    assert list(curve.columns) == ["clicks", "model", "grabcut"] and len(curve) == 20
+    assert curve.grabcut.iloc[-1] > curve.model.iloc[-1]  # the toy disk model is no match for GrabCut
