@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_args
 
 import typer
 
-from portraitkit.cli_common import PARAMS_OPTION, from_params, info
+from portraitkit.cli_common import PARAMS_OPTION, comma_choices, from_params, info, load_command_params
+from portraitkit.params.clicks import Strategy
 
 app = typer.Typer()
 
@@ -22,7 +23,9 @@ def clicks(
     strategies: Optional[str] = typer.Option(
         None,
         "--strategies",
-        help="Comma-separated: xu_pos_neg1,xu_pos_neg2,xu_pos_neg3,multipoint. " + from_params("clicks.strategies"),
+        callback=comma_choices(get_args(Strategy)),
+        metavar="S1,S2,...",
+        help=f"Comma-separated, each one of: {', '.join(get_args(Strategy))}. " + from_params("clicks.strategies"),
     ),
     workers: Optional[int] = typer.Option(
         None, "--workers", help="Processes over images (output identical for any value). " + from_params("clicks.workers")
@@ -38,14 +41,14 @@ def clicks(
     (RITM-style). Same inputs and params give byte-identical outputs for any --workers.
     """
     from portraitkit.annotate.clicks.stage import run_clicks
-    from portraitkit.params import load_params, override
+    from portraitkit.params import override
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     section = override(
         params.clicks,
         "clicks",
         sets_per_strategy=sets,
-        strategies=[s.strip() for s in strategies.split(",") if s.strip()] if strategies is not None else None,
+        strategies=strategies,
         workers=workers,
     )
     root_seed = params.seed if seed is None else seed

@@ -24,9 +24,10 @@ NAME_OPTION = typer.Option(None, "--name", help=f"FiftyOne dataset name. {from_p
 
 
 def _review_params(params_file: Path, **values):
-    from portraitkit.params import load_params, override
+    from portraitkit.cli_common import load_command_params
+    from portraitkit.params import override
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     return params, override(params.review, "review", **values)
 
 

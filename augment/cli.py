@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from portraitkit.cli_common import PARAMS_OPTION, from_params, info
+from portraitkit.cli_common import PARAMS_OPTION, from_params, info, load_command_params
 
 app = typer.Typer()
 
@@ -24,9 +24,9 @@ def augment(
 ) -> None:
     """Write N realistic augmented variants (image, mask, moved clicks, replayable transforms) per train image."""
     from portraitkit.augment.stage import run_augment
-    from portraitkit.params import load_params, override
+    from portraitkit.params import override
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     ap = override(params.augment, "augment", variants=variants, workers=workers)
     s = run_augment(curated, images, out, ap, seed=params.seed, clicks=clicks,
                     person_category_id=params.curate.person_category_id)

@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from portraitkit.cli_common import PARAMS_OPTION, from_params, info
-from portraitkit.params import load_params, override
+from portraitkit.cli_common import PARAMS_OPTION, from_params, info, load_command_params
+from portraitkit.params import override
+from portraitkit.params.curate import Policy
 
 app = typer.Typer()
 
@@ -31,20 +32,25 @@ def curate_command(
     max_persons: Optional[int] = typer.Option(None, help=from_params("curate.max_persons")),
     min_coverage: Optional[float] = typer.Option(None, help=from_params("curate.min_coverage")),
     max_coverage: Optional[float] = typer.Option(None, help=from_params("curate.max_coverage")),
-    body_part_policy: Optional[str] = typer.Option(None, help="keep | flag | drop " + from_params("curate.body_part_policy")),
-    held_object_policy: Optional[str] = typer.Option(None, help="keep | flag | drop " + from_params("curate.held_object_policy")),
+    body_part_policy: Optional[Policy] = typer.Option(
+        None, help="Persons without keypoints (body parts). " + from_params("curate.body_part_policy")
+    ),
+    held_object_policy: Optional[Policy] = typer.Option(
+        None, help="Persons touching a held object. " + from_params("curate.held_object_policy")
+    ),
     seed: Optional[int] = typer.Option(None, help="Split seed " + from_params("seed")),
     workers: Optional[int] = typer.Option(None, help="Processes; outputs never depend on it " + from_params("curate.workers")),
     params_file: Optional[Path] = PARAMS_OPTION,
 ) -> None:
-    """Keep images with 1-2 persons covering 20-70 % of the frame; split 70/20/10; write the funnel.
+    """Keep images with few persons covering enough of the frame; split train/val/test; write the funnel.
 
     Every image of the source file gets a manifest row with the reason it was dropped (the
-    first failing rule) or kept. Same inputs and params give byte-identical outputs.
+    first failing rule) or kept. The person count, coverage range and split fractions are
+    curate.* in params.yaml. Same inputs and params give byte-identical outputs.
     """
     from portraitkit.curate.stage import run_curate, summary_line
 
-    all_params = load_params(params_file)
+    all_params = load_command_params(params_file)
     params = override(
         all_params.curate,
         "curate",

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from portraitkit.cli_common import PARAMS_OPTION, from_params, info, progress
+from portraitkit.cli_common import PARAMS_OPTION, from_params, info, load_command_params, progress
 
 app = typer.Typer()
 
@@ -22,14 +22,14 @@ def demo_data(
 ) -> None:
     """Generate synthetic COCO-format person photos (with keypoints and the exact masks as truth)."""
     from portraitkit.curate.demo import iter_images, write_dataset
-    from portraitkit.params import load_params, override
+    from portraitkit.params import override
 
     if out is not None and out_arg is not None and out != out_arg:
         raise typer.BadParameter(f"given twice: --out {out} and OUT {out_arg}", param_hint="--out")
     out = out if out is not None else out_arg
     if out is None:
         raise typer.BadParameter("the folder to write is required", param_hint="--out")
-    params = override(load_params(params_file).demo, "demo", images=images, seed=seed)
+    params = override(load_command_params(params_file).demo, "demo", images=images, seed=seed)
     stream = progress(iter_images(params.images, params.seed, params), desc="demo images", total=params.images, unit="img")
     summary = write_dataset(out, stream, params.seed, params)
     info(

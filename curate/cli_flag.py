@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from portraitkit.cli_common import PARAMS_OPTION, from_params, info, progress
+from portraitkit.cli_common import PARAMS_OPTION, from_params, info, load_command_params, progress
 
 app = typer.Typer()
 
@@ -23,9 +23,9 @@ def flag(
 ) -> None:
     """Score every non-crowd person annotation for polygon coarseness and flag the worst."""
     from portraitkit.curate.coarseness.stage import run_flag
-    from portraitkit.params import load_params, override
+    from portraitkit.params import override
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     fp = override(params.flag, "flag", threshold=threshold, workers=workers)
     summary = run_flag(curated, images, out, fp, person_category_id=params.curate.person_category_id,
                        progress=progress)

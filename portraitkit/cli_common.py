@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
-import click
 import typer
 
 from portraitkit.params import DEFAULT_PARAMS_FILE, Params
@@ -53,42 +52,48 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _running_command_options() -> list[Any]:
+    """The options of the command being run, or [] outside a command."""
+    try:  # typer ships its own copy of click (0.2x); older typers use click itself
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return []
+    return [p for p in ctx.command.params if getattr(p, "param_type_name", "") == "option"]
+
+
 def typed_option(section: str, key: str, value: Any) -> str:
     """How the user typed the option that set ``section.key`` (``--min-coverage 2``).
 
     The running command's options are searched for the one whose help names the key
     (``from_params``) or whose parameter is called like it; outside a command, ``--key``.
     """
-    ctx = click.get_current_context(silent=True)
     name = "--" + key.replace("_", "-")
-    if ctx is not None:
-        marker = from_params(f"{section}.{key}")
-        for param in ctx.command.params:
-            if isinstance(param, click.Option) and (marker in (param.help or "") or param.name == key):
-                name = max(param.opts, key=len)
-                break
+    marker = from_params(f"{section}.{key}")
+    for param in _running_command_options():
+        if marker in (param.help or "") or param.name == key:
+            name = max(param.opts, key=len)
+            break
     return f"{name} {_show(value)}"
 
 
-class CommaChoice(click.ParamType):
-    """A comma-separated list of choices (``--strategies a,b``), each checked, listed by ``--help``."""
+def comma_choices(choices: Sequence[str]) -> Any:
+    """Option callback for a comma-separated list of choices (``--strategies a,b``): each one is
+    checked, a wrong one is a usage error naming the option and the choices."""
+    allowed = tuple(choices)
 
-    name = "choices"
-
-    def __init__(self, choices: Sequence[str]) -> None:
-        self.choices = tuple(choices)
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(self.choices) + "],..."
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str]:
-        if isinstance(value, list):
-            return value
-        items = [v.strip() for v in str(value).split(",") if v.strip()]
-        bad = [v for v in items if v not in self.choices]
+    def check(value: str | None) -> list[str] | None:
+        if value is None:
+            return None
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in items if v not in allowed]
         if bad or not items:
-            self.fail(f"{','.join(bad) or repr(value)}: choose from {', '.join(self.choices)}", param, ctx)
+            raise typer.BadParameter(f"{','.join(bad) or repr(value)}: choose from {', '.join(allowed)}")
         return items
+
+    return check
 
 
 def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:

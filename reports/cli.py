@@ -43,11 +43,12 @@ def report(
 
     Sections whose stage has not run show a short note instead. The page opens offline.
     """
-    from portraitkit.params import load_params, override
+    from portraitkit.cli_common import load_command_params
+    from portraitkit.params import override
     from portraitkit.reports.collect import ReportInputs
     from portraitkit.reports.stage import build_report
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     params.report = override(
         params.report,
         "report",

@@ -130,7 +130,9 @@ def test_cli_user_error_is_one_line_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().startswith("error:") and "bad.json: malformed JSON" in proc.stderr
+    # every command first names the params it used (one line), then the one-line error
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("params: ")]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "bad.json: malformed JSON" in lines[0]
 
 
 # --- Geometry validated before pycocotools (issue 11): each record below crashed, hung, gave a
