@@ -129,7 +129,13 @@ def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found (did the stage that writes it run?)")
-    return pd.read_parquet(path)
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: not a readable Parquet file ({first})") from None
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -32,7 +32,7 @@ M = TypeVar("M", bound=BaseModel)
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(20261121, description="Root seed: every random choice in every stage derives from it.")
+    seed: int = Field(20261121, ge=0, lt=2**63, strict=True, description="Root seed: every random choice in every stage derives from it.")
     demo: DemoParams = DemoParams()
     curate: CurateParams = CurateParams()
     flag: FlagParams = FlagParams()

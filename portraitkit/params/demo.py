@@ -33,7 +33,7 @@ class DemoMix(Section):
 
 class DemoParams(Section):
     images: int = Field(240, ge=1, description="Number of demo images to generate.")
-    seed: int = Field(7, description="Seed of the demo generator.")
+    seed: int = Field(7, ge=0, lt=2**63, strict=True, description="Seed of the demo generator.")
     long_side_min: int = Field(320, ge=64, le=4096, description="Shortest possible longest side of a photo, px.")
     long_side_max: int = Field(640, ge=64, le=4096, description="Longest possible longest side of a photo, px.")
     jpeg_quality: int = Field(90, ge=50, le=100, description="Fixed JPEG quality (output stays byte-identical).")

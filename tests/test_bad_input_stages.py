@@ -1,0 +1,39 @@
+"""Bad input to the later stages and to params: one-line errors naming the file, no traceback (issue 11)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from portraitkit.errors import UserError
+from portraitkit.io import read_parquet
+from portraitkit.params import load_params
+
+
+def test_corrupt_parquet_is_one_line_error(tmp_path):
+    path = tmp_path / "manifest.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(UserError, match=r"manifest.parquet: not a readable Parquet file"):
+        read_parquet(path)
+
+
+@pytest.mark.parametrize("value", ["-5", str(10**30), "true"])
+def test_seed_must_be_a_non_negative_int64(tmp_path, value):
+    path = tmp_path / "params.yaml"
+    path.write_text(f"seed: {value}\n")
+    with pytest.raises(UserError, match=r"params.yaml: seed"):
+        load_params(path)
+
+
+def test_bad_seed_in_augment_cli_has_no_traceback(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: -5\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "portraitkit", "augment", "--curated", str(tmp_path), "--images", str(tmp_path),
+         "--clicks", str(tmp_path), "--out", str(tmp_path / "o"), "--params", str(path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr and "seed" in proc.stderr
