@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from portraitkit.params.base import Section
+from portraitkit.params.base import Section, execution_field
 
 
 class ReviewParams(Section):
@@ -14,8 +14,9 @@ class ReviewParams(Section):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Name of the persistent FiftyOne dataset that build writes and app/pull read.",
     )
-    port: int = Field(5151, ge=1, le=65535, description="Port of the FiftyOne App.")
-    address: str = Field(
+    # where the App listens changes no data: execution settings
+    port: int = execution_field(5151, ge=1, le=65535, description="Port of the FiftyOne App.")
+    address: str = execution_field(
         "127.0.0.1",
         min_length=1,
         description="Address the App binds to; 0.0.0.0 exposes it to the network.",
