@@ -40,7 +40,7 @@ browser:
 	  else echo "chromium missing: install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi; }
 
 test: setup browser
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 -q -rs -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -q -m "not browser and not mongo"

@@ -9,6 +9,7 @@ Treat the folders as read-only (copy before changing anything).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,21 @@ def run_pipeline(root: Path, params: Path = REPO / "params.yaml") -> StageOutput
 def stage_outputs(tmp_path_factory) -> StageOutputs:
     """The real stages' outputs on 16 demo images (see the module docstring); read-only."""
     return run_pipeline(tmp_path_factory.mktemp("pipeline"))
+
+
+#: markers of tests whose tools exist in CI (chromium, mongod, ../shared): skipping one there is a failure
+CI_REQUIRED_MARKERS = ("browser", "mongo", "realdata")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CI=true, a skipped browser / mongo / realdata test fails instead of passing quietly."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or os.environ.get("CI", "").lower() != "true":
+        return
+    marks = [m for m in CI_REQUIRED_MARKERS if item.get_closest_marker(m) is not None]
+    if marks:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI ({', '.join(marks)} test): {reason}"
