@@ -37,3 +37,19 @@ def test_bad_seed_in_augment_cli_has_no_traceback(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr[-1500:]
     assert "Traceback" not in proc.stderr and "seed" in proc.stderr
+
+
+def test_review_prediction_png_that_is_not_binary_is_an_error(tmp_path):
+    import cv2
+    import numpy as np
+
+    from portraitkit.annotate.review.build import _read_mask_png
+
+    mask = np.zeros((8, 10), np.uint8)
+    mask[2:6, 2:6] = 127  # 0/127: the old reader stored it as an empty mask
+    path = tmp_path / "7.png"
+    cv2.imwrite(str(path), mask)
+    with pytest.raises(UserError, match=r"7.png: a mask must hold 0/1 or 0/255, this one holds 0, 127"):
+        _read_mask_png(path, 8, 10)
+    cv2.imwrite(str(path), (mask > 0).astype(np.uint8) * 255)
+    assert _read_mask_png(path, 8, 10).max() == 255

@@ -141,6 +141,10 @@ def _read_mask_png(path: Path, height: int, width: int) -> np.ndarray:
         mask = mask[..., 0]
     if mask.shape != (height, width):
         raise UserError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]}, the image is {width}x{height}")
+    values = np.unique(mask)
+    if not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
+        shown = ", ".join(map(str, values[:6].tolist()))
+        raise UserError(f"{path}: a mask must hold 0/1 or 0/255, this one holds {shown}")
     return mask
 
 
