@@ -103,3 +103,38 @@ def test_cli_rejects_bad_params_at_startup(tmp_path):
     )
     assert proc.returncode == 2
     assert "curate.min_coverage" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _cli(args, cwd):
+    return subprocess.run([sys.executable, "-m", "portraitkit.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_command_names_the_params_it_used_and_the_typed_option(tmp_path):
+    proc = _cli(["curate", "--annotations", "x.json", "--out", "o", "--min-coverage", "2"], tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "params: built-in defaults (no ./params.yaml here)"
+    assert lines[1] == "error: --min-coverage 2: curate.min_coverage must be ≤ 1"
+    proc = _cli(["clicks", "--curated", "c", "--out", "o", "--sets", "0", "--params", str(REPO / "params.yaml")],
+                tmp_path)
+    assert proc.stderr.splitlines()[:2] == [f"params: {REPO / 'params.yaml'}",
+                                            "error: --sets 0: clicks.sets_per_strategy must be ≥ 1"]
+
+
+def test_every_stage_command_reads_params_through_the_announcing_loader():
+    from portraitkit.cli import STAGE_APPS
+
+    for module in STAGE_APPS:
+        folder, name = module.split(".")[1:-1], module.split(".")[-1]
+        path = REPO.joinpath(*(folder if folder != ["cli"] else []), f"{name}.py")
+        text = path.read_text(encoding="utf-8")
+        assert "load_params(" not in text, f"{path}: use cli_common.load_command_params (it says which params)"
+
+
+def test_policies_and_strategies_are_choices_that_help_lists(tmp_path):
+    help_text = _cli(["curate", "--help"], tmp_path).stdout
+    assert "keep|flag|drop" in help_text
+    proc = _cli(["curate", "--annotations", "x.json", "--out", "o", "--body-part-policy", "maybe"], tmp_path)
+    assert proc.returncode == 2 and "--body-part-policy" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli(["clicks", "--curated", "c", "--out", "o", "--strategies", "xu_pos_neg1,center"], tmp_path)
+    assert proc.returncode == 2 and "center: choose from xu_pos_neg1" in proc.stderr

@@ -93,11 +93,12 @@ def evaluate(
     also NoC@85/90 with the error-driven clicker, beside the GrabCut baseline. Our checkpoints
     know their own input spec; for any other file state it with the options below.
     """
-    from portraitkit.params import load_params, override
+    from portraitkit.cli_common import load_command_params
+    from portraitkit.params import override
     from portraitkit.train.evaluation.runners import open_runner
     from portraitkit.train.evaluation.stage import evaluate as run_evaluate
 
-    params = load_params(params_file)
+    params = load_command_params(params_file)
     params.evaluate = override(
         params.evaluate,
         "evaluate",
