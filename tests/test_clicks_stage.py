@@ -132,7 +132,8 @@ def test_user_errors_are_one_line(curated, tmp_path, monkeypatch, capsys):
     assert code == 2 and "clicks.n_pos" in err
     code, err = _run_main(["clicks", "--curated", str(curated), "--out", str(tmp_path / "o"), "--strategies", "xu9"],
                           monkeypatch, capsys)
-    assert code == 2 and "clicks.strategies" in err
+    # a typed choice: the option the user typed, the bad value and the valid names
+    assert code == 2 and "--strategies" in err and "xu9" in err and "multipoint" in err
     data["annotations"][0]["segmentation"] = {"size": [3, 3], "counts": [9]}
     (bad / "val.json").write_text(json.dumps(data))
     # raised inside a worker process: still one line
