@@ -99,8 +99,7 @@ def place(rgb: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Placement]:
         chw = np.asarray(chw, np.float32)
 
         def plane_to_input(plane: np.ndarray) -> np.ndarray:
-            fitted = letterbox_mask(plane, ih)  # the contract leaves open whether it also returns the Letterbox
-            return np.asarray(fitted[0] if isinstance(fitted, tuple) else fitted)
+            return np.asarray(letterbox_mask(np.asarray(plane, np.uint8), lb))
 
         return chw, Placement(height, width, lambda prob: np.asarray(unletterbox(prob, lb), np.float32), plane_to_input)
     small = cv2.resize(rgb, (iw, ih), interpolation=cv2.INTER_AREA if ih * iw < height * width else cv2.INTER_LINEAR)
