@@ -23,6 +23,7 @@ from portraitkit.params.export import ExportParams
 from portraitkit.params.flag import FlagParams
 from portraitkit.params.report import ReportParams
 from portraitkit.params.review import ReviewParams
+from portraitkit.params.train import TrainParams
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
@@ -40,6 +41,7 @@ class Params(BaseModel):
     augment: AugmentParams = AugmentParams()
     review: ReviewParams = ReviewParams()
     report: ReportParams = ReportParams()
+    train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
 
