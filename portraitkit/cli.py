@@ -21,6 +21,7 @@ STAGE_APPS = [
     "portraitkit.curate.cli_flag",
     "portraitkit.annotate.cli_clicks",
     "portraitkit.augment.cli",
+    "portraitkit.train.cli_train",
     "portraitkit.train.cli_evaluate",
     "portraitkit.annotate.cli_review",
     "portraitkit.reports.cli",
