@@ -53,3 +53,12 @@ def test_train_refuses_foreign_out_folder(stage_outputs, tiny_params, tmp_path):
     assert result.exit_code != 0
     assert "not written by `portraitkit train`" in result.output + str(result.exception)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_train_interactive_five_channels(stage_outputs, tiny_params, tmp_path):
+    _train(stage_outputs, tiny_params, tmp_path / "i", "--interactive", "--clicks", stage_outputs.clicks)
+    model, meta = load_checkpoint(tmp_path / "i" / "model.pt")
+    assert meta["interactive"] is True and meta["in_channels"] == 5
+    assert meta["click_encoding"]["kind"] == "distance"
+    with torch.no_grad():
+        assert model(torch.rand(1, 5, 32, 32)).shape == (1, 1, 32, 32)

@@ -30,6 +30,9 @@ def train(
     curated: Path = typer.Option(..., "--curated", help="The curate stage's --out folder (train/val.json, masks/)."),
     images: Path = typer.Option(..., "--images", help="Folder of the photos, by COCO file_name."),
     out: Path = typer.Option(..., "--out", help="Output folder (replaced as a whole): model.pt, metrics.json."),
+    clicks: Optional[Path] = typer.Option(
+        None, "--clicks", help="Interactive models: the clicks stage's --out folder (clicks.parquet)."
+    ),
     arch: Optional[ArchChoice] = typer.Option(None, "--arch", help="Architecture. " + from_params("train.arch")),
     interactive: Optional[bool] = typer.Option(
         None, "--interactive/--automatic", help="Click-map (5-channel) model. " + from_params("train.interactive")
@@ -60,7 +63,7 @@ def train(
         device=device.value if device else None,
         threads=threads,
     )
-    m = run_train(curated, images, out, params)
+    m = run_train(curated, images, out, params, clicks=clicks)
     val = "n/a (empty val split)" if m["val_iou"] is None else f"{m['val_iou']:.4f}"
     info(
         f"train {m['arch']}: {m['steps']} steps on {m['n_train']} images, loss {m['first_loss']:.4f} -> "

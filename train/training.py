@@ -70,6 +70,55 @@ def load_split(curated: Path, images: Path, split: str, size: int) -> Split:
     return Split(np.stack(xs), np.stack(ys))
 
 
+CLICK_ENCODING = {"kind": "distance", "truncate": 255}
+
+
+def load_interactive_split(curated: Path, images: Path, clicks: Path, split: str, size: int) -> Split:
+    """One sample per (person, click set) of clicks.parquet: RGB + click planes, that person's mask.
+
+    Click planes are encoded like ``train.evaluation.clickmaps``: the clicks package's distance maps
+    at the photo's resolution, letterboxed like a mask (padding 255 = far from any click), / 255.
+    """
+    from portraitkit.annotate.clicks.encoding import encode_clicks
+    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.curate.masks import union_mask
+    from portraitkit.curate.outputs import read_split
+    from portraitkit.io import read_parquet
+    from portraitkit.train.letterbox import letterbox_image, letterbox_mask
+
+    table = clicks / "clicks.parquet"
+    if not table.is_file():
+        raise UserError(f"{table}: not found (is {clicks} a `portraitkit clicks` --out folder?)")
+    rows = read_parquet(table)
+    rows = rows[rows["split"] == split].sort_values(["image_id", "annotation_id", "strategy", "set_index"])
+    split_file = curated / f"{split}.json"
+    coco = read_split(split_file)
+    imgs = {int(im["id"]): im for im in coco["images"]}
+    anns = {int(a["id"]): a for a in coco["annotations"]}
+    xs, ys, cache = [], [], {}
+    for row in rows.itertuples(index=False):
+        img, ann = imgs.get(int(row.image_id)), anns.get(int(row.annotation_id))
+        if img is None or ann is None:
+            raise UserError(f"{table}: annotation {row.annotation_id}: not in {split_file} (clicks of another curate run?)")
+        if img["id"] not in cache:
+            path = safe_join(images, img["file_name"], context=f"{split_file}: image {img['id']}: file_name")
+            read = read_image(path, int(img["width"]), int(img["height"]))
+            if read.bgr is None:
+                raise UserError(f"{path}: image {img['id']}: {read.problem}")
+            cache = {img["id"]: letterbox_image(np.ascontiguousarray(read.bgr[:, :, ::-1]), size)}
+        chw, lb = cache[img["id"]]
+        h, w = int(img["height"]), int(img["width"])
+        pos = np.asarray(list(row.positives), np.int64).reshape(-1, 2)
+        neg = np.asarray(list(row.negatives), np.int64).reshape(-1, 2)
+        maps = encode_clicks(h, w, pos, neg, kind="distance", truncate=255)
+        planes = [letterbox_mask(np.ascontiguousarray(maps[:, :, c]), lb).astype(np.float32) / 255.0 for c in range(2)]
+        xs.append(np.concatenate([chw, np.stack(planes)]))
+        ys.append(letterbox_mask(union_mask([ann], h, w), lb))
+    if not xs:
+        return Split(np.zeros((0, 5, size, size), np.float32), np.zeros((0, size, size), np.uint8))
+    return Split(np.stack(xs), np.stack(ys))
+
+
 def masked_loss(logits, target, dice_weight: float):
     """BCE + dice_weight x soft Dice over the pixels whose target is not 255."""
     import torch
@@ -130,7 +179,7 @@ def params_digest(params) -> str:
     return hashlib.sha256(dumps_json({"seed": params.seed, "train": data_dump(params.train)}, indent=None).encode()).hexdigest()
 
 
-def train(curated: Path, images: Path, out: Path, params) -> dict[str, Any]:
+def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = None) -> dict[str, Any]:
     """Train, then write ``out/`` (model.pt, metrics.json) as a whole; returns the metrics."""
     import torch
 
@@ -140,8 +189,8 @@ def train(curated: Path, images: Path, out: Path, params) -> dict[str, Any]:
     from portraitkit.train.models import SIZE_MULTIPLE, build_model, count_params_macs
 
     p = params.train
-    if p.interactive:
-        raise UserError("train.interactive: interactive (click-map) training is not implemented yet; set it to false")
+    if p.interactive and clicks is None:
+        raise UserError("train.interactive: an interactive model needs --clicks (the clicks stage's --out folder)")
     if p.input_size % SIZE_MULTIPLE[p.arch]:
         raise UserError(f"train.input_size: {p.input_size} must be a multiple of {SIZE_MULTIPLE[p.arch]} for {p.arch}")
     if out.exists() and any(out.iterdir()):
@@ -156,14 +205,19 @@ def train(curated: Path, images: Path, out: Path, params) -> dict[str, Any]:
     device = resolve_device(p.device)
     torch.set_num_threads(p.threads)
 
-    data = load_split(curated, images, "train", p.input_size)
+    if p.interactive:
+        data = load_interactive_split(curated, images, clicks, "train", p.input_size)
+        val = load_interactive_split(curated, images, clicks, "val", p.input_size)
+    else:
+        data = load_split(curated, images, "train", p.input_size)
+        val = load_split(curated, images, "val", p.input_size)
     if len(data.x) == 0:
         raise UserError(f"{curated / 'train.json'}: the train split holds no images")
-    val = load_split(curated, images, "val", p.input_size)
+    channels = 5 if p.interactive else 3
 
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
-    config = {"in_channels": 3, "width": p.width}
+    config = {"in_channels": channels, "width": p.width}
     model = build_model(p.arch, **config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     order = np.zeros(0, np.int64)
@@ -193,15 +247,15 @@ def train(curated: Path, images: Path, out: Path, params) -> dict[str, Any]:
 
     val_iou = iou(model, val, device)
     model = model.cpu().eval()
-    n_params, macs = count_params_macs(model, 3, p.input_size)
+    n_params, macs = count_params_macs(model, channels, p.input_size)
     meta = {
-        "format": FORMAT, "arch": p.arch, "model_config": config, "in_channels": 3, "input_size": p.input_size,
-        "interactive": False, "click_encoding": None, "normalize": "0-1", "params_digest": params_digest(params),
+        "format": FORMAT, "arch": p.arch, "model_config": config, "in_channels": channels, "input_size": p.input_size,
+        "interactive": p.interactive, "click_encoding": dict(CLICK_ENCODING) if p.interactive else None, "normalize": "0-1", "params_digest": params_digest(params),
         "dataset_fingerprint": fingerprint, "step": p.steps, "best_val_iou": val_iou,
         "params": {"seed": params.seed, "train": data_dump(p)}, "macs": macs, "n_params": n_params,
     }
     metrics = {
-        "stage": STAGE, "arch": p.arch, "steps": p.steps, "n_train": int(len(data.x)), "n_val": int(len(val.x)),
+        "stage": STAGE, "arch": p.arch, "interactive": p.interactive, "steps": p.steps, "n_train": int(len(data.x)), "n_val": int(len(val.x)),
         "val_iou": val_iou, "final_loss": losses[-1], "first_loss": losses[0], "n_params": n_params, "macs": macs,
         "dataset_fingerprint": fingerprint, "params_digest": meta["params_digest"],
         # timing depends on the machine: an execution fact, not part of the result's identity

@@ -14,7 +14,7 @@ class TrainParams(Section):
         "portrait_unet", description="Architecture (train/models)."
     )
     width: float = Field(1.0, gt=0.0, le=4.0, description="Channel-width multiplier of the architecture.")
-    interactive: bool = Field(False, description="Train with click maps (5 input channels); not implemented yet.")
+    interactive: bool = Field(False, description="Train with click maps (5 input channels; needs --clicks).")
     input_size: int = Field(128, ge=16, le=1024, description="Square letterboxed input side (multiple of the arch's stride).")
     batch_size: int = Field(8, ge=1, le=512, description="Images per optimisation step.")
     steps: int = Field(200, ge=1, description="Optimisation steps (the whole budget).")

@@ -210,7 +210,7 @@ class TorchRunner(Runner):
                 out = self.module(x)
             else:
                 c = torch.from_numpy(clicks).to(self.device)
-                out = self.module(x, c[:, 0:1], c[:, 1:2])
+                out = self.module(torch.cat([x, c], dim=1))  # the model contract: one N x 5 x H x W input
             return out.float().cpu().numpy()
 
 
