@@ -38,6 +38,9 @@ def test_train_writes_loadable_deterministic_checkpoint(stage_outputs, tiny_para
     metrics = read_json(tmp_path / "a" / "metrics.json")
     assert metrics["stage"] == "train" and metrics["n_train"] > 0 and np.isfinite(metrics["final_loss"])
     assert metrics["val_iou"] is None or 0.0 <= metrics["val_iou"] <= 1.0
+    # same seed, same inputs: the same bytes on disk (not only equal tensors)
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == (tmp_path / "b" / "metrics.json").read_bytes()
     sa = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["state_dict"]
     sb = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["state_dict"]
     assert sa.keys() == sb.keys()

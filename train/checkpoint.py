@@ -7,6 +7,8 @@ model from ``meta["arch"]`` and ``meta["model_config"]`` and returns it in eval 
 
 from __future__ import annotations
 
+import io
+
 import os
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,12 @@ def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any], extra:
     payload = {"meta": meta, "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()}}
     if extra:
         payload["extra"] = extra
+    # Serialised in memory first: torch.save names the zip's records after the file it writes, and the
+    # atomic temp name is random, so saving to the file directly gives different bytes for equal weights.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        Path(tmp).write_bytes(buffer.getvalue())
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, Any]:

@@ -258,10 +258,11 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
         "stage": STAGE, "arch": p.arch, "interactive": p.interactive, "steps": p.steps, "n_train": int(len(data.x)), "n_val": int(len(val.x)),
         "val_iou": val_iou, "final_loss": losses[-1], "first_loss": losses[0], "n_params": n_params, "macs": macs,
         "dataset_fingerprint": fingerprint, "params_digest": meta["params_digest"],
-        # timing depends on the machine: an execution fact, not part of the result's identity
-        "seconds_per_step": seconds / p.steps, "device": device,
     }
+    # Timing and device are execution facts: kept out of metrics.json so equal runs write equal bytes.
+    timing = {"seconds_per_step": seconds / p.steps, "device": device}
     with atomic_dir(out) as tmp:
         save_checkpoint(tmp / "model.pt", model, meta)
         write_json(tmp / "metrics.json", metrics)
-    return metrics
+        write_json(tmp / "timing.json", timing)
+    return {**metrics, **timing}
