@@ -32,3 +32,23 @@ def test_wrong_or_missing_column_names_file_and_column(stage_outputs, tmp_path):
     write_parquet(tmp_path / "flags.parquet", df.drop(columns=["flagged"]))
     with pytest.raises(UserError, match=r"flags.parquet: missing column\(s\) flagged$"):
         read_table(tmp_path, FLAG, "flags")
+
+
+def test_json_file_contract_names_file_and_key(tmp_path):
+    from portraitkit.contracts import check_output, read_json_file
+    from portraitkit.io import write_json
+    from portraitkit.train.contract import CONTRACT as TRAIN
+
+    with pytest.raises(UserError, match=r"metrics.json: not found \(is .* a `portraitkit train` output\?\)"):
+        read_json_file(tmp_path, TRAIN, "metrics")
+    with pytest.raises(UserError, match=r"missing model.pt, metrics.json, timing.json"):
+        check_output(tmp_path, TRAIN)
+    write_json(tmp_path / "metrics.json", {"stage": "train"})
+    with pytest.raises(UserError, match=r"metrics.json: missing key\(s\) arch, "):
+        read_json_file(tmp_path, TRAIN, "metrics")
+    write_json(tmp_path / "timing.json", {"seconds_per_step": "fast", "device": "cpu"})
+    with pytest.raises(UserError, match=r"timing.json: key seconds_per_step: expected float, found str$"):
+        read_json_file(tmp_path, TRAIN, "timing")
+    write_json(tmp_path / "timing.json", [1])
+    with pytest.raises(UserError, match=r"timing.json: expected a JSON object$"):
+        read_json_file(tmp_path, TRAIN, "timing")

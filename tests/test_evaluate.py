@@ -17,11 +17,13 @@ import pandas as pd
 import pytest
 import torch
 
+from portraitkit.contracts import check_output
 from portraitkit.errors import UserError
 from portraitkit.io import read_json
 from portraitkit.params import Params
 from portraitkit.train.evaluation import metrics as M
 from portraitkit.train.evaluation.runners import open_runner
+from portraitkit.train.evaluation.contract import CONTRACT as EVALUATE_CONTRACT, INTERACTIVE_KEYS
 from portraitkit.train.evaluation.stage import evaluate
 
 from tests.evaluate_fixtures import Constant, RedForeign, RedLogit, demo, export_onnx as _export, params as _params  # noqa: F401
@@ -94,6 +96,7 @@ def test_constant_model_scores_the_ground_truth_coverage(demo, tmp_path):
         assert row.miou == pytest.approx(row.iou / 2)
         pred = cv2.imread(str(tmp_path / "ev" / "predictions" / f"{row.image_id}.png"), cv2.IMREAD_GRAYSCALE)
         assert pred.shape == gt.shape and set(np.unique(pred)) == {255}
+    check_output(tmp_path / "ev", EVALUATE_CONTRACT)  # what the report and review rely on
     m = read_json(tmp_path / "ev" / "metrics.json")
     assert m["iou"] == pytest.approx(per["iou"].mean())
     assert m["iou_pooled"] == pytest.approx(per["intersection"].sum() / per["union"].sum())
@@ -198,6 +201,8 @@ def test_interactive_noc_beside_grabcut(demo, tmp_path):
     m = evaluate(runner, demo / "curated", demo / "demo" / "images", tmp_path / "ev", _params("val")).metrics
     for key in ("noc85", "noc90", "noc85_failed", "noc90_failed", "iou_at_1", "iou_at_3", "iou_at_5"):
         assert key in m and key in m["grabcut"], key
+    check_output(tmp_path / "ev", EVALUATE_CONTRACT)
+    assert set(INTERACTIVE_KEYS) <= set(m)
     noc = pd.read_parquet(tmp_path / "ev" / "noc_instances.parquet")
     mine = noc[noc.predictor == "model"]
     assert len(mine) == m["noc_instances"] == len(noc[noc.predictor == "grabcut"]) > 0

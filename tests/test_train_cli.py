@@ -11,6 +11,8 @@ from portraitkit.cli import app
 from portraitkit.train.checkpoint import load_checkpoint
 from portraitkit.train.fingerprint import curated_fingerprint
 from portraitkit.io import read_json
+from portraitkit.contracts import check_output
+from portraitkit.train.contract import CONTRACT as TRAIN_CONTRACT
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,7 @@ def _train(stage_outputs, params, out, *extra):
 def test_train_writes_loadable_deterministic_checkpoint(stage_outputs, tiny_params, tmp_path):
     _train(stage_outputs, tiny_params, tmp_path / "a")
     _train(stage_outputs, tiny_params, tmp_path / "b")
+    check_output(tmp_path / "a", TRAIN_CONTRACT)  # what the report and the evaluate stage rely on
     model, meta = load_checkpoint(tmp_path / "a" / "model.pt")
     assert meta["arch"] == "portrait_unet" and meta["input_size"] == 32 and meta["step"] == 2
     assert meta["dataset_fingerprint"] == curated_fingerprint(stage_outputs.curated)
@@ -60,6 +63,7 @@ def test_train_refuses_foreign_out_folder(stage_outputs, tiny_params, tmp_path):
 
 def test_train_interactive_five_channels(stage_outputs, tiny_params, tmp_path):
     _train(stage_outputs, tiny_params, tmp_path / "i", "--interactive", "--clicks", stage_outputs.clicks)
+    check_output(tmp_path / "i", TRAIN_CONTRACT)
     model, meta = load_checkpoint(tmp_path / "i" / "model.pt")
     assert meta["interactive"] is True and meta["in_channels"] == 5
     assert meta["click_encoding"]["kind"] == "distance"
