@@ -5,7 +5,8 @@
   gradient within ``edge_search_px`` inside or outside it (along the normal):
   ``sum(g_on) / sum(max_{|t|<=R} g(t))`` in [0, 1]; 1 = every edge near the outline is on it.
   Samples in flat regions weigh little (ratio of sums). Outline stretches on the image border
-  (persons cut by the frame) are ignored. ``edge_contrast`` (reported only) is
+  (persons cut by the frame) or against another annotation's mask (an occluder meets the
+  person: the edge there is the occluder's) are ignored, here and in ``chord_rel``. ``edge_contrast`` (reported only) is
   ``mean(g_on) / mean(g(-R), g(+R))``.
 - ``refine_iou`` / ``refine_biou``: GrabCut is seeded from the polygon mask (sure foreground
   = mask eroded by ``seed_band * sqrt(area)``, sure background = outside the mask dilated by
@@ -13,6 +14,8 @@
   ``grabcut_iters`` iterations; the refined mask is compared with the polygon mask by IoU and
   by Boundary IoU (Cheng et al. 2021) with a band of ``biou_band`` x the image diagonal.
   A faithful outline is left where it is (both near 1); a coarse one is pulled to the edges.
+  Other annotations' pixels outside the polygon are sure background (GrabCut may not grow the
+  person into its occluder), and boundary pixels near an occluder are left out of the Boundary IoU.
 
 - ``chord_rel``: long straight edges that separate nothing (``chord_signal``): chords through
   arms, torso or background, in units of sqrt(area).
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from portraitkit.curate.coarseness.polygon_signals import BORDER_TOL_PX, PolygonInfo
+from portraitkit.curate.coarseness.polygon_signals import PolygonInfo
 
 _NAN = float("nan")
 IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "chord_rel", "refine_iou", "refine_biou")
@@ -90,19 +93,30 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a & b) / union) if union else 1.0
 
 
-def boundary_iou(a: np.ndarray, b: np.ndarray, d: float) -> float:
+def boundary_iou(a: np.ndarray, b: np.ndarray, d: float, ignore: np.ndarray | None = None) -> float:
     """Boundary IoU (Cheng et al. 2021) of two masks: IoU of their pixels within ``d`` of their contours.
 
     The array border counts as outside, as in the paper's reference code. Shared with the evaluate stage.
+    ``ignore`` (bool, same shape): pixels left out of both boundaries (the flag: where an occluder meets
+    the person).
     """
-    return _iou(_boundary(a.astype(np.uint8), d), _boundary(b.astype(np.uint8), d))
+    ba, bb = _boundary(a.astype(np.uint8), d), _boundary(b.astype(np.uint8), d)
+    if ignore is not None:
+        ba, bb = ba & ~ignore, bb & ~ignore
+    return _iou(ba, bb)
 
 
-def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_d: float, iters: int):
-    """(refine_iou, refine_biou, refined mask) of GrabCut seeded from ``mask``; raises cv2.error."""
+def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_d: float, iters: int,
+                     occluder: np.ndarray | None = None, contact_px: float = 0.0):
+    """(refine_iou, refine_biou, refined mask) of GrabCut seeded from ``mask``; raises cv2.error.
+
+    ``occluder`` (0/1, same shape): other annotations' pixels; outside ``mask`` they are sure
+    background, and boundary pixels within ``contact_px`` + the Boundary IoU band of them are not scored.
+    """
     import cv2
 
     m = mask.astype(bool)
+    occ = occluder.astype(bool) if occluder is not None and occluder.any() else None
     band_px = max(1, int(band_px))
     eroded = cv2.erode(mask, _disk(band_px)).astype(bool)
     dilated = cv2.dilate(mask, _disk(band_px)).astype(bool)
@@ -110,13 +124,18 @@ def refine_agreement(crop_bgr: np.ndarray, mask: np.ndarray, band_px: int, biou_
     gc[dilated] = cv2.GC_PR_BGD
     gc[m] = cv2.GC_PR_FGD
     gc[eroded] = cv2.GC_FGD
+    ignore = None
+    if occ is not None:
+        gc[occ & ~m] = cv2.GC_BGD
+        reach = max(1, int(math.ceil(contact_px + biou_d)))
+        ignore = cv2.dilate(occ.astype(np.uint8), _disk(reach)).astype(bool)
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(12345)
     cv2.grabCut(crop_bgr, gc, None, bgd, fgd, int(iters), cv2.GC_INIT_WITH_MASK)
     refined = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     iou = _iou(m, refined)
-    biou = boundary_iou(m, refined, biou_d)
+    biou = boundary_iou(m, refined, biou_d, ignore)
     return iou, biou, refined
 
 
@@ -290,12 +309,15 @@ def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, param
     ecrop = crop if se == 1.0 else cv2.resize(crop, (ew, eh), interpolation=cv2.INTER_AREA)
     grad = _gradient(ecrop)
     rings_e = [(r - (cx0, cy0)) * (ew / cw, eh / ch) for r in info.rings]
-    margin = BORDER_TOL_PX
+    contact = info.contact
 
-    def valid(pts_e: np.ndarray) -> np.ndarray:
-        x = pts_e[:, 0] * (cw / ew) + cx0
-        y = pts_e[:, 1] * (ch / eh) + cy0
-        return (x > margin) & (y > margin) & (x < width - margin) & (y < height - margin)
+    def valid(pts_e: np.ndarray) -> np.ndarray:  # outline points not on the frame nor against an occluder
+        img_pts = np.stack([pts_e[:, 0] * (cw / ew) + cx0, pts_e[:, 1] * (ch / eh) + cy0], axis=1)
+        if contact is None:
+            from portraitkit.curate.coarseness.occlusion import Contact
+
+            return ~Contact(width, height).explained(img_pts)
+        return ~contact.explained(img_pts)
 
     out["edge_alignment"], out["edge_contrast"], out["off_edge_frac"] = edge_signals(grad, rings_e, valid, params.edge_search_px)
     sa_e = sqrt_area * se
@@ -316,8 +338,12 @@ def image_signals(bgr: np.ndarray, ann: dict[str, Any], info: PolygonInfo, param
         return out, notes
     band = max(1, int(round(params.seed_band * sqrt_area * sg)))
     biou_d = max(1.0, params.biou_band * diag * sg)
+    occ = None
+    if contact is not None and contact.occluder_mask is not None:
+        occ = cv2.resize(contact.occluder_mask[cy0:cy1, cx0:cx1], (gw, gh), interpolation=cv2.INTER_NEAREST)
     try:
-        out["refine_iou"], out["refine_biou"], _ = refine_agreement(gcrop, mask, band, biou_d, params.grabcut_iters)
+        out["refine_iou"], out["refine_biou"], _ = refine_agreement(
+            gcrop, mask, band, biou_d, params.grabcut_iters, occ, contact.occluder_px * sg if contact else 0.0)
     except cv2.error:
         notes.append("refine_failed:grabcut")
     return out, notes

@@ -1,9 +1,11 @@
 """Polygon signals of one COCO person annotation, computed with shapely.
 
-- ``vertex_density``: vertices per 100 px of outline (hand-drawn outlines that follow the
-  person have many; a dozen clicks around a whole body have few);
+- ``vertex_density``: vertices per 100 px of the free outline (edges not explained by the frame
+  or an occluder; hand-drawn outlines that follow the person have many, a dozen clicks around a
+  whole body have few);
 - ``longest_edge_rel``: the longest edge over sqrt(area) (straight chords through arms/hair);
-  edges along the image border (persons cut by the frame) do not count;
+  edges along the image border (persons cut by the frame) or along another annotation's mask
+  (occluders, ``occlusion.Contact``) do not count;
 - ``hull_gap``: 1 - area / convex-hull area (a person's outline is far from convex; a coarse
   one is close to its hull);
 - ``n_parts``: number of polygon parts.
@@ -23,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from portraitkit.curate.coarseness.occlusion import BORDER_TOL_PX, Contact  # noqa: F401 (re-export)
+
 
 @dataclass
 class PolygonInfo:
@@ -32,6 +36,7 @@ class PolygonInfo:
     signals: dict[str, float]
     notes: list[str] = field(default_factory=list)
     is_rle: bool = False
+    contact: Contact | None = None  # frame / occluders the outline may run along
 
 
 def _dedupe(pts: np.ndarray) -> np.ndarray:
@@ -73,20 +78,11 @@ def _rings_from_rle(ann: dict[str, Any], height: int, width: int) -> list[np.nda
     return [c.reshape(-1, 2).astype(np.float64) for c in contours if len(c) >= 3]
 
 
-BORDER_TOL_PX = 5.0  # outline this close to the image border is "cut by the frame" (annotators click near it)
+def polygon_signals(ann: dict[str, Any], height: int, width: int, contact: Contact | None = None) -> PolygonInfo:
+    """Signals of one annotation's segmentation. Never raises on bad geometry.
 
-
-def _on_border(ring: np.ndarray, width: int, height: int, tol: float = BORDER_TOL_PX) -> np.ndarray:
-    """Per edge (vertex i -> i+1): does it run along one image border (person cut by the frame)?"""
-    nxt = np.roll(ring, -1, axis=0)
-    on = np.zeros(len(ring), bool)
-    for axis, lim in ((0, 0.0), (0, float(width)), (1, 0.0), (1, float(height))):
-        on |= (np.abs(ring[:, axis] - lim) <= tol) & (np.abs(nxt[:, axis] - lim) <= tol)
-    return on
-
-
-def polygon_signals(ann: dict[str, Any], height: int, width: int) -> PolygonInfo:
-    """Signals of one annotation's segmentation. Never raises on bad geometry."""
+    ``contact``: where the outline is explained by the frame / other annotations (default: the frame only).
+    """
     import shapely
     from shapely.geometry import Polygon
     from shapely.validation import explain_validity
@@ -140,23 +136,28 @@ def polygon_signals(ann: dict[str, Any], height: int, width: int) -> PolygonInfo
         "longest_edge_rel": nan,
         "hull_gap": nan,
     }
+    contact = contact or Contact(width, height)
     if not rings or area <= 0:
         notes.append("polygon_degenerate")
         bbox = None
         if rings:
             allp = np.concatenate(rings)
             bbox = (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))
-        return PolygonInfo(rings, 0.0, bbox, signals, notes, is_rle)
+        return PolygonInfo(rings, 0.0, bbox, signals, notes, is_rle, contact)
 
     edges = [np.linalg.norm(np.roll(r, -1, axis=0) - r, axis=1) for r in rings]
     perimeter = float(sum(e.sum() for e in edges))
-    inner = [e[~_on_border(r, width, height)] for r, e in zip(rings, edges)]
+    # edges along the frame or an occluder say nothing about how carefully the person was drawn
+    free = [~contact.explained_edges(r) for r in rings]
+    inner = [e[f] for e, f in zip(edges, free)]
+    free_perimeter = float(sum(e.sum() for e in inner))
     signals["perimeter"] = perimeter
     hull_area = float(geom.convex_hull.area)
     signals["hull_gap"] = float(max(0.0, 1.0 - area / hull_area)) if hull_area > 0 else nan
     if not is_rle:
-        signals["vertex_density"] = 100.0 * signals["n_vertices"] / perimeter if perimeter > 0 else nan
+        n_free = float(sum(int(f.sum()) for f in free))
+        signals["vertex_density"] = 100.0 * n_free / free_perimeter if free_perimeter > 0 else nan
         signals["longest_edge_rel"] = float(max((e.max() for e in inner if len(e)), default=0.0)) / math.sqrt(area)
     allp = np.concatenate(rings)
     bbox = (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))
-    return PolygonInfo(rings, area, bbox, signals, notes, is_rle)
+    return PolygonInfo(rings, area, bbox, signals, notes, is_rle, contact)

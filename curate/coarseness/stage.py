@@ -9,8 +9,10 @@ Outputs (written as one directory, atomically):
   file_name, n_persons, n_flagged, max_coarseness, image_problem``;
 - ``summary.json``: counts, fraction flagged, threshold, reason counts.
 
-Work is parallel over images (``workers`` processes); every row depends only on its own image
-and annotation, so outputs are byte-identical for any number of workers.
+Every person is scored against the *other* annotations of its image (any category, crowd regions
+included: the split files carry them all): an outline along an occluder is not evidence of
+coarseness (``occlusion.py``). Work is parallel over images (``workers`` processes); every row
+depends only on its own image and its annotations, so outputs are byte-identical for any number of workers.
 """
 
 from __future__ import annotations
@@ -50,14 +52,19 @@ ROW_COLUMNS = ("annotation_id", "image_id", "split", "file_name", "coarseness", 
 
 
 def score_annotation(bgr: np.ndarray | None, ann: dict[str, Any], width: int, height: int, params: FlagParams,
-                     image_notes: Iterable[str] = ()) -> dict[str, Any]:
-    """Signals, coarseness, flagged and reasons of one annotation (``bgr`` None: no image signals)."""
+                     image_notes: Iterable[str] = (), others: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Signals, coarseness, flagged and reasons of one annotation (``bgr`` None: no image signals).
+
+    ``others``: the annotations of the same image (any category; ``ann`` itself is skipped), the
+    occluders an outline may run along.
+    """
     from portraitkit.curate.coarseness.image_signals import IMAGE_SIGNAL_KEYS, image_signals
+    from portraitkit.curate.coarseness.occlusion import contact_for
     from portraitkit.curate.coarseness.polygon_signals import polygon_signals
     from portraitkit.curate.coarseness.score import decided_without, score
 
     notes = list(image_notes)
-    info = polygon_signals(ann, height, width)
+    info = polygon_signals(ann, height, width, contact_for(ann, others, height, width, params.occluder_px))
     notes.extend(info.notes)
     signals = dict(info.signals)
     img_sig = {k: float("nan") for k in IMAGE_SIGNAL_KEYS}
@@ -99,7 +106,7 @@ def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]
         base = {"annotation_id": int(ann["id"]), "image_id": int(job["image_id"]), "split": job["split"],
                 "file_name": job["file_name"]}
         try:
-            row = score_annotation(bgr, ann, width, height, params, notes)
+            row = score_annotation(bgr, ann, width, height, params, notes, job.get("others", ()))
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the stage
             row = {"coarseness": float("nan"), "flagged": False,
                    "reasons": ";".join([*notes, scorer_error_reason(exc)]), "image_ok": bgr is not None}
@@ -133,7 +140,8 @@ def _run_chunk(args: tuple[list[dict[str, Any]], FlagParams]) -> list[dict[str, 
 
 
 def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict[str, Any]]:
-    """One job per curated image (sorted by image_id): its file, size, split and person annotations."""
+    """One job per curated image (sorted by image_id): its file, size, split, person annotations (``anns``,
+    the ones scored) and every annotation of the image (``others``, any category, crowd included: occluders)."""
     from portraitkit.io import safe_join
 
     curated = Path(curated)
@@ -160,16 +168,19 @@ def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict
             if width <= 0 or height <= 0:
                 problem = "image_size_invalid"
             jobs[iid] = {"image_id": iid, "split": split, "file_name": str(img.get("file_name")), "path": file_path,
-                         "width": width, "height": height, "problem": problem, "anns": []}
+                         "width": width, "height": height, "problem": problem, "anns": [], "others": []}
         for ann in coco["annotations"]:
+            iid = ann.get("image_id")
+            if iid in jobs and jobs[iid]["split"] == split and isinstance(ann.get("segmentation"), (list, dict)):
+                jobs[iid]["others"].append(ann)  # a possible occluder (an unreadable one is skipped when rasterised)
             if ann.get("category_id") != person_category_id or ann.get("iscrowd", 0):
                 continue
-            iid = ann.get("image_id")
             if iid not in jobs or jobs[iid]["split"] != split:
                 raise UserError(f"{path}: annotation {ann.get('id')!r}: image_id {iid!r} is not an image of this file")
             jobs[iid]["anns"].append(ann)
     for job in jobs.values():
         job["anns"].sort(key=lambda a: int(a["id"]))
+        job["others"].sort(key=lambda a: (str(a.get("id")), str(a.get("category_id"))))
     return [jobs[k] for k in sorted(jobs)]
 
 

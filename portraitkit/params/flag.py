@@ -96,6 +96,11 @@ class FlagParams(Section):
     min_area_px: float = Field(
         400.0, ge=0.0, description="Persons smaller than this (px) get no image signals (reason 'too_small')."
     )
+    occluder_px: float = Field(
+        4.0, ge=0.0, le=64.0,
+        description="Outline within this many px of another annotation's mask (any category) runs along an occluder: "
+        "no evidence of coarseness there (0: only the image border counts).",
+    )
 
     @model_validator(mode="after")
     def _known_signals(self) -> "FlagParams":
