@@ -22,8 +22,9 @@ the previous output or the new one in place, or (between the two fallback rename
 one under the ``-old`` name; the next run of any stage on that folder restores it and removes
 dead temp folders (our name *and* marker, or empty, *and* no live lock), nothing else.
 Folders are removed marker last, so a removal cut short by SIGKILL is still recognised as ours.
-A child process started by ``fork`` inside the ``with`` block inherits the temp folder's lock and
-keeps it (the folder counts as alive) until that child exits.
+A child process forked inside the ``with`` block (a process pool) closes its copies of the locks
+at once (``os.register_at_fork``): a worker orphaned by a SIGKILL of its parent does not keep the
+dead run's temp folder "alive".
 """
 
 from __future__ import annotations
@@ -55,6 +56,36 @@ PathLike = str | os.PathLike
 _FORCE_FALLBACK = False
 _between_renames: Callable[[], None] | None = None
 _after_swap: Callable[[], None] | None = None
+
+
+# Lock descriptors this process holds; a forked child closes its copies (the lock stays the parent's).
+_LOCK_FDS: set[int] = set()
+
+
+def _close_locks_in_child() -> None:
+    for fd in list(_LOCK_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _LOCK_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
+def _lock_fd(path: Path, flags: int = fcntl.LOCK_EX) -> int:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    _LOCK_FDS.add(fd)
+    try:
+        fcntl.flock(fd, flags)
+    except BaseException:
+        _unlock_fd(fd)
+        raise
+    return fd
+
+
+def _unlock_fd(fd: int) -> None:
+    _LOCK_FDS.discard(fd)
+    os.close(fd)  # closing releases the lock
 
 
 # ---------------------------------------------------------------- checks
@@ -198,12 +229,11 @@ def stage_json(stage: str, obj: dict) -> dict:
 @contextlib.contextmanager
 def _parent_lock(parent: Path) -> Iterator[None]:
     """Serialise recovery and swaps of the outputs in ``parent`` between processes."""
-    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _lock_fd(parent)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        _unlock_fd(fd)
 
 
 def _remove_tree(folder: Path) -> None:
@@ -383,8 +413,7 @@ def stage_output(
     # created and locked under the parent lock: another run's recovery never sees it unlocked
     with _parent_lock(dest.parent):
         os.mkdir(tmp)  # umask applies: the output gets the permissions a normal mkdir would
-        lock = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock = _lock_fd(tmp)
     try:
         (tmp / MARKER).write_text(marker_text(stage), encoding="utf-8")
         with _sigterm_unwinds():
@@ -403,6 +432,6 @@ def stage_output(
                 if previous is not None:
                     _remove_tree(previous)
     finally:
-        os.close(lock)
+        _unlock_fd(lock)
         if tmp.exists():
             _remove_tree(tmp)

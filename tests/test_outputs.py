@@ -58,6 +58,12 @@ WRITER = textwrap.dedent(
             (tmp / "result.txt").write_text("new\\n")
             (tmp / "sub").mkdir()
             (tmp / "sub" / "big.bin").write_bytes(b"n" * int(os.environ["BIG"]))
+            if os.environ.get("FORK"):  # a pool worker forked inside the block
+                child = os.fork()
+                if child == 0:
+                    time.sleep(3600)
+                    os._exit(0)
+                (flags / "child").write_text(str(child))
             stop("body")
     except KeyboardInterrupt:
         sys.exit(130)
@@ -82,20 +88,22 @@ def _leftovers(parent: Path, name: str) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
 
 
-def _start(tmp_path: Path, out: Path, seam: str, swap: str) -> tuple[subprocess.Popen, Path]:
+def _start(tmp_path: Path, out: Path, seam: str, swap: str, **env: str) -> tuple[subprocess.Popen, Path]:
     flags = tmp_path / "flags"
     flags.mkdir(exist_ok=True)
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(out), seam, swap, str(flags)],
-        env={**os.environ, "BIG": str(BIG)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    with open(flags / "stderr.txt", "w") as err:  # a file, not a pipe: a forked child may keep a pipe open
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(out), seam, swap, str(flags)],
+            env={**os.environ, "BIG": str(BIG), **env}, stdout=subprocess.DEVNULL, stderr=err,
+        )
+    proc.err_path = flags / "stderr.txt"
     at = flags / f"at-{seam}"
     deadline = time.monotonic() + 120  # a readiness wait, not a timing assert
     while not at.exists():
         if proc.poll() is not None:
-            pytest.fail(f"writer exited {proc.returncode} before reaching {seam}: {proc.stderr.read()}")
+            pytest.fail(f"writer exited {proc.returncode} before reaching {seam}: {proc.err_path.read_text()}")
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"writer never reached {seam}")
@@ -104,8 +112,8 @@ def _start(tmp_path: Path, out: Path, seam: str, swap: str) -> tuple[subprocess.
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=120)
-    return proc.returncode, err
+    proc.wait(timeout=120)
+    return proc.returncode, proc.err_path.read_text()
 
 
 @pytest.mark.parametrize("swap", ["exchange", "fallback"])
@@ -185,6 +193,23 @@ def test_a_live_runs_temp_folder_is_not_removed(tmp_path):
         (flags / "go").write_text("")
     assert _finish(proc)[0] == 0
     assert (out / "result.txt").read_text() == "new\n" and _leftovers(out.parent, "out") == []
+
+
+def test_an_orphaned_forked_child_does_not_keep_a_killed_run_alive(tmp_path):
+    out = tmp_path / "work" / "out"
+    _previous(out)
+    before = _content(out)
+    proc, flags = _start(tmp_path, out, "body", "exchange", FORK="1")
+    child = int((flags / "child").read_text())
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        assert _finish(proc)[0] == -signal.SIGKILL
+        os.kill(child, 0)  # the orphan is still running
+        assert _leftovers(out.parent, "out")
+        check_output(out, STAGE)
+        assert _leftovers(out.parent, "out") == [] and _content(out) == before
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 def test_a_partly_removed_dead_temp_folder_is_still_cleaned(tmp_path):
