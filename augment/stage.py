@@ -3,7 +3,7 @@
 Inputs: ``--curated`` (``train.json``, optional ``masks/<image_id>.png``),
 ``--images`` (photos by ``file_name``), optional ``--clicks`` (``clicks.parquet``).
 
-Output folder (built inside ``atomic_dir``; see ``README.md`` written into it):
+Output folder (built inside ``stage_output``; see ``README.md`` written into it):
 
 * ``images/<image_id>_<variant>.jpg``: the augmented photo (RGB; PNG with ``image_format: png``).
 * ``masks/<image_id>_<variant>.png``: single channel, **0 = background, 1 = person,
@@ -45,7 +45,8 @@ from portraitkit.curate.masks import ann_to_mask, union_mask
 from portraitkit.curate.outputs import read_split
 from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, atomic_path, read_parquet, safe_join, write_json, write_parquet
+from portraitkit.outputs import check_output, stage_output
+from portraitkit.io import atomic_path, read_parquet, safe_join, write_json, write_parquet
 from portraitkit.params.augment import AugmentParams
 from portraitkit.params.base import data_dump
 
@@ -380,6 +381,8 @@ def run_augment(
 ) -> dict[str, Any]:
     """Run the stage; returns the summary (also written to ``out/summary.json``)."""
     curated, images, out = Path(curated), Path(images), Path(out)
+    inputs = [curated, images, clicks]
+    check_output(out, "augment", inputs)  # before any work: never an input, never a user's folder
     if not (curated / "train.json").is_file():
         raise UserError(f"{curated / 'train.json'}: file not found (run the curate stage first)")
     if not images.is_dir():
@@ -388,7 +391,7 @@ def run_augment(
         raise UserError(f"{Path(clicks) / 'clicks.parquet'}: file not found (run the clicks stage first)")
     tasks, log = load_tasks(curated, Path(clicks) if clicks is not None else None, person_category_id)
 
-    with atomic_dir(out) as tmp:
+    with stage_output(out, "augment", inputs) as tmp:
         (tmp / "images").mkdir()
         (tmp / "masks").mkdir()
         init_args = (params.model_dump_json(), seed, str(curated), str(images), str(tmp))

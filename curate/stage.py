@@ -33,7 +33,8 @@ from portraitkit.curate.split import SPLITS, assign_split
 from portraitkit.curate.validate import valid_side
 from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, atomic_path, sha256_file, write_json, write_parquet, write_png
+from portraitkit.outputs import check_output, stage_output
+from portraitkit.io import atomic_path, sha256_file, write_json, write_parquet, write_png
 from portraitkit.params import CurateParams
 from portraitkit.params.base import data_dump
 
@@ -180,6 +181,8 @@ def _run_curate(
     write_masks: bool = False,
     workers: int | None = None,
 ) -> CurateResult:
+    inputs = [annotations, keypoints, reviews, images_dir]
+    check_output(out, "curate", inputs)  # before any work: never the inputs, never a user's folder
     person_id = params.person_category_id
     coco = load_coco(annotations, person_id)
     num_kp = load_num_keypoints(keypoints, person_id) if keypoints else None
@@ -314,7 +317,7 @@ def _run_curate(
     }
 
     kept = manifest[manifest["kept"]]
-    with atomic_dir(out) as tmp:
+    with stage_output(out, "curate", inputs) as tmp:
         write_parquet(tmp / "manifest.parquet", manifest, schema=MANIFEST_SCHEMA)
         for split in SPLITS:
             ids = kept.loc[kept["split"] == split, "image_id"].tolist()

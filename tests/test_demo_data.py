@@ -44,11 +44,14 @@ def load(out: Path, name: str) -> dict:
 
 def test_layout_and_summary(demo):
     out, summary = demo
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "annotations", "images", "truth"]
+    from portraitkit.outputs import MARKER
+
+    assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == ["README.md", "annotations", "images", "truth"]
+    assert (out / MARKER).is_file()  # the ownership marker: a later run may replace this folder
     assert summary["images"] == N == len(list((out / "images").glob("*.jpg")))
     assert summary["kinds"] == {k: 2 for k in KINDS}
     assert "seed 11" in (out / "README.md").read_text()
-    assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "atomic_dir left a temp folder"
+    assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "stage_output left a temp folder"
 
 
 def test_instances_is_valid_coco(demo):
@@ -217,13 +220,20 @@ def test_same_seed_same_bytes_other_seed_differs(demo, tmp_path):
         assert sha256_file(few / "images" / f"{i:012d}.jpg") == sha256_file(out / "images" / f"{i:012d}.jpg")
 
 
-def test_rewrites_existing_folder_atomically(tmp_path):
+def test_rewrites_its_own_folder_atomically_and_refuses_a_users(tmp_path):
+    from portraitkit.errors import UserError
+
     out = tmp_path / "demo"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
-    summary = generate(out, 2, 3, small_params())
-    assert not (out / "stale.txt").exists() and summary["images"] == 2
+    generate(out, 3, 3, small_params())
+    summary = generate(out, 2, 3, small_params())  # its own earlier output: replaced
+    assert summary["images"] == 2 == len(list((out / "images").glob("*.jpg")))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "stale.txt").write_text("old")
+    with pytest.raises(UserError, match="did not write"):
+        generate(mine, 2, 3, small_params())
+    assert [p.name for p in mine.iterdir()] == ["stale.txt"] and (mine / "stale.txt").read_text() == "old"
 
 
 def test_scene_mix_schedule():

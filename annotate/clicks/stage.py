@@ -33,7 +33,8 @@ from portraitkit.annotate.clicks.instance import ImageObjects
 from portraitkit.annotate.clicks.sets import build_maps_from_crop, instance_set_lists
 from portraitkit.errors import UserError
 from portraitkit.curate.outputs import SPLITS, read_split
-from portraitkit.io import atomic_dir, read_parquet, write_json
+from portraitkit.io import read_parquet, write_json
+from portraitkit.outputs import check_output, stage_output
 from portraitkit.params import ClicksParams
 from portraitkit.params.base import data_dump
 
@@ -361,6 +362,7 @@ def run_clicks(
     """Run the stage; returns the summary written to ``summary.json``."""
     from portraitkit.cli_common import progress
 
+    check_output(out, "clicks", [curated])  # before any work: never the input, never a user's folder
     tasks = load_tasks(Path(curated), person_category_id)
     chunks = generate_sets(tasks, params, seed, person_category_id, params.workers)
     size = chunk_size(len(tasks), params.workers)
@@ -368,7 +370,7 @@ def run_clicks(
     blocks = list(progress(chunks, desc="clicks", total=n_chunks, unit="chunk") if show_progress else chunks)
     table = sets_to_table(SetBlock.concat(blocks), params.strategies)
     summary = summarize(table, len(tasks), params, seed)
-    with atomic_dir(out) as tmp:
+    with stage_output(out, "clicks", [curated]) as tmp:
         write_clicks_parquet(tmp / "clicks.parquet", table)
         write_json(tmp / "summary.json", summary)
     return summary

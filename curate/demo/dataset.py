@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from portraitkit.io import atomic_dir, write_json, write_parquet, write_png
+from portraitkit.io import write_json, write_parquet, write_png
+from portraitkit.outputs import stage_output
 from portraitkit.params.demo import DemoParams
 
 from portraitkit.curate.demo.categories import PERSON, categories_json, person_keypoint_category
@@ -85,7 +86,7 @@ def write_dataset(out_dir: Path, images: Iterable[DemoImage], seed: int, params:
     out_dir = Path(out_dir)
     image_recs, instances, keypoints, truth_rows = [], [], [], []
     kinds: dict[str, int] = {}
-    with atomic_dir(out_dir) as tmp:
+    with stage_output(out_dir, "demo-data") as tmp:  # checks out_dir before the first image renders
         (tmp / "images").mkdir()
         (tmp / "truth" / "masks").mkdir(parents=True)
         for im in images:
