@@ -256,7 +256,10 @@ def summarize(flags: pd.DataFrame, images_df: pd.DataFrame, params: FlagParams) 
 def run_flag(curated: Path, images: Path, out: Path, params: FlagParams, person_category_id: int = 1,
              workers: int | None = None, progress=None) -> dict[str, Any]:
     """Run the stage; returns the summary written to ``out/summary.json``."""
-    from portraitkit.io import atomic_dir, write_json, write_parquet
+    from portraitkit.io import write_json, write_parquet
+    from portraitkit.outputs import check_output, stage_output
+
+    check_output(out, "flag", [curated, images])  # before any work: never an input, never a user's folder
 
     images = Path(images)
     if not images.is_dir():
@@ -265,7 +268,7 @@ def run_flag(curated: Path, images: Path, out: Path, params: FlagParams, person_
     flags = score_jobs(jobs, params, workers or params.workers, progress=progress)
     images_df = image_summary(jobs, flags)
     summary = summarize(flags, images_df, params)
-    with atomic_dir(out) as tmp:
+    with stage_output(out, "flag", [curated, images]) as tmp:
         write_parquet(tmp / "flags.parquet", flags)
         write_parquet(tmp / "images.parquet", images_df)
         write_json(tmp / "summary.json", summary)
