@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, dumps_json, read_json, safe_join, write_json
+from portraitkit.io import dumps_json, read_json, safe_join, write_json
+from portraitkit.outputs import check_output, stage_output
 from portraitkit.params.base import data_dump
 
 STAGE = "train"
@@ -191,6 +192,7 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
     p = params.train
     if p.interactive and clicks is None:
         raise UserError("train.interactive: an interactive model needs --clicks (the clicks stage's --out folder)")
+    check_output(out, STAGE, [curated, images, clicks])  # before any work: never an input or a user's folder
     if p.input_size % SIZE_MULTIPLE[p.arch]:
         raise UserError(f"train.input_size: {p.input_size} must be a multiple of {SIZE_MULTIPLE[p.arch]} for {p.arch}")
     if out.exists() and any(out.iterdir()):
@@ -261,7 +263,7 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
     }
     # Timing and device are execution facts: kept out of metrics.json so equal runs write equal bytes.
     timing = {"seconds_per_step": seconds / p.steps, "device": device}
-    with atomic_dir(out) as tmp:
+    with stage_output(out, STAGE, [curated]) as tmp:
         save_checkpoint(tmp / "model.pt", model, meta)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "timing.json", timing)
