@@ -27,7 +27,8 @@ import pandas as pd
 import pyarrow as pa
 
 from portraitkit.errors import UserError
-from portraitkit.io import atomic_dir, read_json, safe_join, write_json, write_parquet, write_png
+from portraitkit.io import read_json, safe_join, write_json, write_parquet, write_png
+from portraitkit.outputs import check_output, stage_output
 from portraitkit.params import Params
 from portraitkit.train.evaluation import metrics as M
 from portraitkit.train.evaluation.runners import Runner
@@ -71,23 +72,12 @@ class EvaluateResult:
     metrics: dict[str, Any]
 
 
-def _check_out(out: Path, inputs: list[Path]) -> None:
-    """Refuse to replace a folder this stage did not write (atomic_dir swaps the whole folder)."""
-    resolved = out.resolve()
-    for p in inputs:
-        p = p.resolve()
-        if resolved == p or resolved in p.parents:
-            raise UserError(f"{out}: --out would replace the input {p}; choose another folder")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        mj = out / "metrics.json"
-        ok = False
-        if mj.is_file():
-            try:
-                ok = read_json(mj).get("stage") == STAGE
-            except (UserError, AttributeError):
-                ok = False
-        if not ok:
-            raise UserError(f"{out}: exists and was not written by `portraitkit evaluate`; choose an empty or new --out")
+def _written_before_the_marker(out: Path) -> bool:
+    """An evaluate output from before ``portraitkit.outputs`` (its metrics.json names the stage)."""
+    try:
+        return read_json(out / "metrics.json").get("stage") == STAGE
+    except (UserError, AttributeError):
+        return False
 
 
 def dataset_fingerprint(curated: Path) -> str | None:
@@ -152,7 +142,7 @@ def evaluate(
         raise UserError(f"{curated}: curated folder not found (run `portraitkit curate` first)")
     if not images.is_dir():
         raise UserError(f"{images}: images folder not found")
-    _check_out(out, [curated, images, runner.model.path])
+    check_output(out, STAGE, [curated, images, runner.model.path], legacy=_written_before_the_marker)  # before any work
     split_file = curated / f"{ep.split}.json"
     if not split_file.is_file():
         raise UserError(f"{split_file}: split file not found (is {curated} the curate stage's --out?)")
@@ -249,7 +239,7 @@ def evaluate(
         if grabcut is not None:
             metrics["grabcut"] = noc_metrics(grabcut_runs, thresholds)
 
-    with atomic_dir(out) as tmp:
+    with stage_output(out, STAGE, [curated, images, runner.model.path], legacy=_written_before_the_marker) as tmp:
         pred_dir = tmp / "predictions"
         pred_dir.mkdir()
         for iid, pred in preds.items():
