@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from portraitkit import __version__
-from portraitkit.io import atomic_dir, write_json
+from portraitkit.io import write_json
+from portraitkit.outputs import check_file_output, check_output, stage_json, stage_output
 from portraitkit.params import Params
 from portraitkit.reports import charts
 from portraitkit.reports.collect import ReportData, ReportInputs, collect
@@ -87,6 +88,14 @@ def build_report(
     plots_dir: str | Path | None = None,
     sections: list[Section] | None = None,
 ) -> ReportResult:
+    # every output checked before any work: never an input, another output, or a user's folder / file
+    sources = [inputs.curated, inputs.flags, inputs.clicks, inputs.augmented, inputs.images,
+               getattr(inputs, "train", None), getattr(inputs, "evaluate", None)]
+    check_output(out_dir, "report", sources + [plots_dir, metrics_path])
+    if plots_dir is not None:
+        check_output(plots_dir, "report", sources + [out_dir, metrics_path], option="--plots")
+    if metrics_path is not None:
+        check_file_output(metrics_path, "report", sources + [out_dir, plots_dir], option="--metrics")
     data = collect(inputs)
     folders = {
         str(inputs.curated): Path(inputs.curated),
@@ -114,12 +123,12 @@ def build_report(
     )
     out_dir = Path(out_dir)
     payload = html.encode("utf-8")
-    with atomic_dir(out_dir) as tmp:
+    with stage_output(out_dir, "report") as tmp:
         (tmp / INDEX).write_bytes(payload)
     if metrics_path is not None:
-        write_json(metrics_path, numbers)
+        write_json(metrics_path, stage_json("report", numbers))  # its key marks the file as ours
     if plots_dir is not None:
-        with atomic_dir(plots_dir) as tmp:
+        with stage_output(plots_dir, "report", option="--plots") as tmp:
             for name, text in plot_tables(data, params).items():
                 (tmp / name).write_text(text, encoding="utf-8")
     return ReportResult(
