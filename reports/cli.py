@@ -20,6 +20,14 @@ def report(
     clicks: Path = typer.Option(Path("data/clicks"), "--clicks", help="Output of the clicks stage."),
     augmented: Path = typer.Option(Path("data/augmented"), "--augmented", help="Output of the augment stage."),
     images: Path = typer.Option(Path("data/demo/images"), "--images", help="Photos the galleries draw on."),
+    train: Optional[Path] = typer.Option(
+        None, "--train", help="Root of the train stage's runs, one folder per run (<root>/<name>/model.pt) "
+        "(the section says 'not run' without it; the pipeline passes data/train)."
+    ),
+    evaluate: Optional[Path] = typer.Option(
+        None, "--evaluate", help="Root of the evaluate stage's runs, one folder per run, named like the train runs "
+        "(the pipeline passes data/evaluate)."
+    ),
     metrics: Optional[Path] = typer.Option(
         None, "--metrics", help="Write the headline numbers here as JSON (DVC metrics)."
     ),
@@ -39,11 +47,12 @@ def report(
     ),
     params_file: Path = PARAMS_OPTION,
 ) -> None:
-    """Render the data report (funnel, distributions, galleries, clicks, augmentation, identity) as one HTML page.
+    """Render the report (funnel, distributions, galleries, clicks, augmentation, models, identity) as one HTML page.
 
     Sections whose stage has not run show a short note instead. The page opens offline.
     """
     from portraitkit.cli_common import load_command_params
+    from portraitkit.errors import UserError
     from portraitkit.params import override
     from portraitkit.reports.collect import ReportInputs
     from portraitkit.reports.stage import build_report
@@ -58,7 +67,11 @@ def report(
         flag_examples=flag_examples,
         click_examples=click_examples,
     )
-    inputs = ReportInputs(curated=curated, flags=flags, clicks=clicks, augmented=augmented, images=images)
+    for option, given in (("--train", train), ("--evaluate", evaluate)):
+        if given is not None and not given.is_dir():
+            raise UserError(f"{option} {given}: no such folder (the root of the {option[2:]} stage's runs, one folder per run)")
+    inputs = ReportInputs(curated=curated, flags=flags, clicks=clicks, augmented=augmented, images=images,
+                          train=train, evaluate=evaluate)
     result = build_report(inputs, params, out, metrics, plots)
     missing = [sid for sid, ok in result.sections if not ok]
     info(

@@ -36,6 +36,9 @@ class ReportInputs:
     clicks: Path = Path("data/clicks")
     augmented: Path = Path("data/augmented")
     images: Path = Path("data/demo/images")
+    # roots of the train / evaluate runs, one folder per run (None: not given, the section says so)
+    train: Path | None = None
+    evaluate: Path | None = None
 
 
 @dataclass

@@ -119,7 +119,8 @@ def build_report(
             ("clicks", str(inputs.clicks), data.clicks is not None),
             ("augment", str(inputs.augmented), data.augmented is not None),
             ("images", str(inputs.images), Path(inputs.images).is_dir()),
-        ],
+        ] + [(stage, str(path), Path(path).is_dir()) for stage, path in (("train", inputs.train), ("evaluate", inputs.evaluate))
+             if path is not None],
     )
     out_dir = Path(out_dir)
     payload = html.encode("utf-8")

@@ -20,3 +20,10 @@ CONTRACT = Contract(
         "timing": JsonFile("timing.json", {"seconds_per_step": "float", "device": "str"}),
     },
 )
+
+#: Per-step curves (dvclive TSVs: a ``step`` column and the value), present when the run logged them:
+#: curve name -> path inside the run folder. Readers treat a missing file as "not logged".
+CURVES = {
+    "loss": "dvclive/plots/metrics/train/loss.tsv",
+    "val_iou": "dvclive/plots/metrics/val/iou.tsv",
+}
