@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from portraitkit.errors import UserError
 from portraitkit.io import write_parquet
+from portraitkit.outputs import FILE_KEY, MARKER
 from portraitkit.params import Params, ReportParams, load_params
 from portraitkit.reports.collect import ReportInputs, as_list, collect, reason_list
 from portraitkit.reports.sections import SECTIONS, funnel_steps, headline
@@ -53,11 +54,17 @@ def expected_tiles(truth: dict, coarse: int, flag: int, click: int) -> int:
     persons = len(truth["flags"])
     most = min(coarse, persons)
     least = min(coarse, persons - most)
+    # around the threshold: up to coarse // 2 persons on each side of it, among those not shown above
+    f = truth["flags"].sort_values(["coarseness", "annotation_id"], ascending=[False, True])
+    rest = f.iloc[most:]
+    rest = rest.sort_values(["coarseness", "annotation_id"]).iloc[least:]
+    k = max(1, coarse // 2)
+    border = min(k, int(rest["flagged"].sum())) + min(k, int((~rest["flagged"]).sum()))
     man = truth["man"]
     examples = min(flag, int(man["body_part_flag"].sum())) + min(flag, int(man["held_object_flag"].sum()))
     c = truth["clicks"]
     clicks = sum(min(click, g["annotation_id"].nunique()) for _, g in c.groupby("strategy"))
-    return most + least + examples + clicks
+    return most + least + border + examples + clicks
 
 
 def _params(**report) -> Params:
@@ -99,6 +106,7 @@ def test_full_report_has_every_section(full_inputs, truth, tmp_path):
     rp = _params().report
     assert html.count('class="tile') == expected_tiles(truth, rp.coarse_examples, rp.flag_examples, rp.click_examples)
     assert "Most coarse" in html and "Least coarse" in html
+    assert ("Around the threshold" in html) == (len(truth["flags"]) > 2 * rp.coarse_examples)
     for strategy in truth["clicks"]["strategy"].unique():
         assert f">{strategy.replace('_', ' ')}</h3>" in html
 
@@ -106,7 +114,7 @@ def test_full_report_has_every_section(full_inputs, truth, tmp_path):
 def test_plots_are_csv_histograms(full_inputs, truth, tmp_path):
     _build(full_inputs, tmp_path)
     plots = tmp_path / "plots"
-    assert sorted(p.name for p in plots.iterdir()) == [
+    assert sorted(p.name for p in plots.iterdir() if p.name != MARKER) == [
         "coverage_after.csv", "coverage_before.csv", "funnel.csv", "persons_after.csv", "persons_before.csv",
     ]
     before = pd.read_csv(plots / "coverage_before.csv")
@@ -154,7 +162,7 @@ def test_missing_stages_show_a_note(stage_outputs, tmp_path):
 def test_nothing_run_still_renders(stage_outputs, tmp_path):
     result = _build(inputs_of(stage_outputs, stages=()), tmp_path / "out")
     assert [ok for _, ok in result.sections] == [False] * 7 + [True]
-    assert json.loads((tmp_path / "out/metrics.json").read_text()) == {}
+    assert json.loads((tmp_path / "out/metrics.json").read_text()) == {FILE_KEY: "report"}  # only the ownership key
     # DVC expects every declared plot to exist
     assert len(list((tmp_path / "out/plots").glob("*.csv"))) == 5
     html = result.html.read_text(encoding="utf-8")
@@ -271,6 +279,8 @@ def test_cli(full_inputs, truth, tmp_path):
     ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "m.json").read_text())[FILE_KEY] == "report"
+    assert CliRunner().invoke(app, args).exit_code == 0  # its own outputs are replaced
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "<h1>Release 7</h1>" in html
     assert html.count('class="tile') == expected_tiles(truth, 3, ReportParams().flag_examples, 2)

@@ -19,6 +19,7 @@ from typing import Any
 
 from portraitkit.errors import UserError
 from portraitkit.io import atomic_path
+from portraitkit.outputs import check_file_output
 
 HEADER = ["image_id", "decision", "note"]
 DECISIONS = ("accept", "reject")
@@ -85,10 +86,22 @@ def render(rows: dict[int, tuple[str, str]]) -> str:
     return buf.getvalue()
 
 
+def is_decisions_csv(path: Path) -> bool:
+    """``path`` starts with the decisions header (a file ``pull`` may replace)."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return False
+    return first.rstrip(b"\r\n").lstrip(b"\xef\xbb\xbf") == ",".join(HEADER).encode()
+
+
 def pull(name: str, out: Path, merge: bool = True) -> PullResult:
+    out = Path(out)
+    # a file, never a folder; an existing file only when it is a decisions CSV (ours to rewrite)
+    check_file_output(out, "review pull", option="--out", owned=is_decisions_csv)
     from portraitkit.annotate.review.database import load_dataset
 
-    out = Path(out)
     previous = read_existing(out) if merge else {}  # validate before touching the database
     ds = load_dataset(name)
     present, decided = decisions_from_dataset(ds)
