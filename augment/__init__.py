@@ -7,7 +7,6 @@
 - ``transforms``: the custom albumentations transforms (tone curve, colour temperature,
   low light, cast shadow, uneven light, camera shake, subject motion, fused geometry).
 - ``realism``: the "could a camera have produced this?" measures and bounds.
-- ``imageio``: robust decoding of any image mode to 8-bit RGB.
 - ``stage`` / ``preview`` / ``cli``: the ``portraitkit augment`` stage.
 
 Masks are 0 = background, 1 = person, ``mask_ignore_value`` (255) = padding to ignore.

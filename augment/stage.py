@@ -39,12 +39,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from portraitkit.augment.imageio import ImageReadError, read_image, read_mask
 from portraitkit.augment.pipeline import Augmenter, Click
 from portraitkit.curate.masks import ann_to_mask, union_mask
 from portraitkit.curate.outputs import read_split
 from portraitkit.cli_common import progress
 from portraitkit.errors import UserError
+from portraitkit.images import read_image
 from portraitkit.outputs import check_output, stage_output
 from portraitkit.io import atomic_path, read_parquet, safe_join, write_json, write_parquet
 from portraitkit.params.augment import AugmentParams
@@ -173,17 +173,15 @@ def _load_pair(task: Task, res: TaskResult) -> tuple[np.ndarray, np.ndarray] | N
     except UserError as exc:
         res.skipped = f"{where}: skipped: {exc}"
         return None
-    try:
-        dec = read_image(path)
-    except ImageReadError as exc:
-        res.skipped = f"{where}: skipped: cannot read image: {exc}"
+    dec = read_image(path, task.width, task.height)  # the pixels in the frame the annotations were drawn in
+    if dec.rgb is None:
+        res.skipped = f"{where}: skipped: cannot read image: {dec.problem}"
         return None
     mask_path = curated / "masks" / f"{task.image_id}.png"
     if mask_path.is_file():
-        try:
-            mask = read_mask(mask_path)
-        except ImageReadError as exc:
-            res.skipped = f"{where}: skipped: {exc}"
+        mask = _read_mask(mask_path)
+        if mask is None:
+            res.skipped = f"{where}: skipped: cannot decode mask {mask_path}"
             return None
         if mask.shape != (task.height, task.width):
             res.skipped = (
@@ -195,23 +193,15 @@ def _load_pair(task: Task, res: TaskResult) -> tuple[np.ndarray, np.ndarray] | N
         mask = union_mask(task.anns, task.height, task.width)
     for note in dec.notes:
         res.log.append(f"{where}: note: {note}")
-    rgb = dec.rgb
-    mh, mw = mask.shape
-    if rgb.shape[:2] != (mh, mw):
-        if dec.raw_rgb is not None and dec.raw_rgb.shape[:2] == (mh, mw):
-            res.log.append(
-                f"{where}: note: the mask fits the pixels before EXIF orientation {dec.exif_orientation}; "
-                "using them unrotated (the annotations were drawn on them)"
-            )
-            rgb = dec.raw_rgb
-        else:
-            res.skipped = (
-                f"{where}: skipped: image is {rgb.shape[1]}x{rgb.shape[0]}"
-                + (f" (after EXIF orientation {dec.exif_orientation})" if dec.raw_rgb is not None else "")
-                + f" but its mask is {mw}x{mh}"
-            )
-            return None
-    return rgb, mask
+    return dec.rgb, mask
+
+
+def _read_mask(path: Path) -> np.ndarray | None:
+    """A stored person mask PNG (0/255 or 0/1) as uint8 0/1, or None when it cannot be decoded."""
+    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        return None
+    return (m > (127 if m.max(initial=0) > 1 else 0)).astype(np.uint8)
 
 
 def process(task: Task) -> TaskResult:

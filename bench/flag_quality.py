@@ -99,7 +99,7 @@ def portraits_coco(src: Path, work: Path, seed: int) -> tuple[Path, Path, dict[i
     """A COCO file over the portrait photos: per image one faithful or one coarse person polygon."""
     import cv2
 
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
 
     out = work / "portraits"
     truth_file = out / "truth.json"

@@ -42,15 +42,18 @@ class GalleryItem:
 
 
 def load_photo(images_dir: Path, file_name: str | None, width: int | None, height: int | None) -> np.ndarray:
-    """The photo as BGR, or a grey canvas of (height, width) when it is missing or unreadable."""
+    """The photo as BGR (``portraitkit.images`` policy: the frame of the record's ``width`` x ``height``),
+    or a grey canvas of (height, width) when it is missing or unreadable."""
+    from portraitkit.images import read_image
+
     img = None
     if file_name:
         try:
             path = safe_join(images_dir, str(file_name), context=str(images_dir))
-            if path.is_file():
-                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         except Exception:  # a bad file name only costs the photo, not the report
-            img = None
+            path = None
+        if path is not None:
+            img = read_image(path, width, height, order="BGR").bgr
     if img is None:
         h, w = int(height or 240), int(width or 320)
         img = np.full((max(h, 1), max(w, 1), 3), 226, np.uint8)

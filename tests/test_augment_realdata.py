@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from portraitkit.augment import realism
-from portraitkit.augment.imageio import read_image
+from portraitkit.images import read_image
 from portraitkit.augment.pipeline import Augmenter
 from portraitkit.augment.stage import run_augment
 from portraitkit.curate.masks import union_mask
@@ -37,7 +37,7 @@ def test_real_photos_stay_realistic_and_binary(coco):
     aug = Augmenter(AugmentParams())
     passed = total = 0
     for img in coco["images"]:
-        rgb = read_image(REAL / "images" / img["file_name"]).rgb
+        rgb = read_image(REAL / "images" / img["file_name"], img["width"], img["height"]).rgb
         mask = union_mask([a for a in coco["annotations"] if a["image_id"] == img["id"]], img["height"], img["width"])
         assert rgb.shape[:2] == mask.shape
         orig = realism.measure(rgb)

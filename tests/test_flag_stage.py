@@ -165,7 +165,7 @@ def test_size_mismatch(tmp_path):
     [
         (_pil("L"), "image_converted:L"),
         (_pil("CMYK"), "image_converted:CMYK"),
-        (_pil("RGBA", fmt="PNG"), "image_alpha_dropped"),
+        (_pil("RGBA", fmt="PNG"), "image_alpha_composited"),
         (_pil("RGB", exif_orientation=6), "exif_orientation_ignored:6"),
         (_pil("RGB", exif_orientation=6, transpose=True), "exif_orientation_applied:6"),
     ],

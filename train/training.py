@@ -48,7 +48,7 @@ def _person_mask(curated: Path, img: dict, anns: list[dict]) -> np.ndarray:
 
 def load_split(curated: Path, images: Path, split: str, size: int) -> Split:
     """Letterboxed RGB and masks of one curated split."""
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
     from portraitkit.curate.outputs import read_split
     from portraitkit.train.letterbox import letterbox_image, letterbox_mask
 
@@ -61,9 +61,9 @@ def load_split(curated: Path, images: Path, split: str, size: int) -> Split:
     for img in sorted(coco["images"], key=lambda im: int(im["id"])):
         path = safe_join(images, img["file_name"], context=f"{split_file}: image {img['id']}: file_name")
         read = read_image(path, int(img["width"]), int(img["height"]))
-        if read.bgr is None:
+        if read.rgb is None:
             raise UserError(f"{path}: image {img['id']}: {read.problem}")
-        chw, lb = letterbox_image(np.ascontiguousarray(read.bgr[:, :, ::-1]), size)
+        chw, lb = letterbox_image(read.rgb, size)
         xs.append(chw)
         ys.append(letterbox_mask(_person_mask(curated, img, by_image.get(int(img["id"]), [])), lb))
     if not xs:
@@ -81,7 +81,7 @@ def load_interactive_split(curated: Path, images: Path, clicks: Path, split: str
     at the photo's resolution, letterboxed like a mask (padding 255 = far from any click), / 255.
     """
     from portraitkit.annotate.clicks.encoding import encode_clicks
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
     from portraitkit.curate.masks import union_mask
     from portraitkit.curate.outputs import read_split
     from portraitkit.io import read_parquet
@@ -104,9 +104,9 @@ def load_interactive_split(curated: Path, images: Path, clicks: Path, split: str
         if img["id"] not in cache:
             path = safe_join(images, img["file_name"], context=f"{split_file}: image {img['id']}: file_name")
             read = read_image(path, int(img["width"]), int(img["height"]))
-            if read.bgr is None:
+            if read.rgb is None:
                 raise UserError(f"{path}: image {img['id']}: {read.problem}")
-            cache = {img["id"]: letterbox_image(np.ascontiguousarray(read.bgr[:, :, ::-1]), size)}
+            cache = {img["id"]: letterbox_image(read.rgb, size)}
         chw, lb = cache[img["id"]]
         h, w = int(img["height"]), int(img["width"])
         pos = np.asarray(list(row.positives), np.int64).reshape(-1, 2)

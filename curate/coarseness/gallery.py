@@ -56,7 +56,7 @@ def render_gallery(rows: pd.DataFrame, anns: dict[int, dict[str, Any]], images: 
     """Write a PNG grid of ``rows`` (flags rows; ``anns``/``images``: COCO records by id)."""
     import cv2
 
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
     from portraitkit.io import safe_join, write_png
 
     tiles = []
@@ -67,7 +67,7 @@ def render_gallery(rows: pd.DataFrame, anns: dict[int, dict[str, Any]], images: 
         if iid not in cache:
             img = images[iid]
             path = safe_join(images_dir, img["file_name"], context=f"image {iid}")
-            cache[iid] = read_image(path, int(img["width"]), int(img["height"])).bgr
+            cache[iid] = read_image(path, int(img["width"]), int(img["height"]), order="BGR").bgr
         tiles.append(_tile(cache[iid], ann, row, tile))
     if not tiles:
         tiles = [np.full((tile + 30, tile, 3), 40, np.uint8)]

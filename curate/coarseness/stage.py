@@ -91,14 +91,14 @@ def _rounded(signals: dict[str, float]) -> dict[str, float]:
 
 def _score_image(job: dict[str, Any], params: FlagParams) -> list[dict[str, Any]]:
     """Rows of every person of one image. Never raises: failures become reasons."""
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
 
     width, height = job["width"], job["height"]
     bgr, notes = None, []
     if job["problem"]:
         notes = [job["problem"]]
     else:
-        read = read_image(job["path"], width, height)
+        read = read_image(job["path"], width, height, order="BGR")
         bgr = read.bgr
         notes = [read.problem] if read.problem else list(read.notes)
     rows = []

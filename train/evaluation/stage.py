@@ -108,11 +108,11 @@ def _gt_mask(curated: Path, image_id: int, anns: list[dict], height: int, width:
 
 def _read_photo(images: Path, img: dict, split_file: Path) -> np.ndarray:
     """uint8 BGR pixels in the frame the annotations were drawn in, or a one-line UserError."""
-    from portraitkit.curate.coarseness.imageio import read_image
+    from portraitkit.images import read_image
 
     record = f"image {img['id']}"
     path = safe_join(images, img["file_name"], context=f"{split_file}: {record}: file_name")
-    read = read_image(path, int(img["width"]), int(img["height"]))
+    read = read_image(path, int(img["width"]), int(img["height"]), order="BGR")
     if read.bgr is None:
         raise UserError(f"{path}: {record}: {read.problem}")
     return read.bgr
