@@ -40,8 +40,9 @@ def build_cmd(
     predictions: Optional[Path] = typer.Option(
         None,
         "--predictions",
-        help="Folder of a model's masks, <image_id>.png: attached as the 'predictions' field "
-        "(left as they are when omitted).",
+        help="Folder of a model's masks, <image_id>.png, or a `portraitkit evaluate` --out folder (adds the "
+        "per-sample prediction_iou / prediction_miou / prediction_biou and the worst-predictions view): attached "
+        "as the 'predictions' field (left as they are when omitted).",
     ),
     decisions: Optional[Path] = typer.Option(
         None,

@@ -26,7 +26,7 @@ def test_review_build_takes_the_evaluate_output(mongo_env, demo, tmp_path):
 
     result = build("ev-review", demo / "curated", demo / "demo" / "images", predictions=ev)
     assert "worst-predictions" in result.views
-    assert {"prediction_iou", "prediction_biou", "predictions"} <= set(result.fields)
+    assert {"prediction_iou", "prediction_miou", "prediction_biou", "predictions"} <= set(result.fields)
     ds = fo.load_dataset("ev-review")
     scored = 0
     for sample in ds.iter_samples():
@@ -35,6 +35,7 @@ def test_review_build_takes_the_evaluate_output(mongo_env, demo, tmp_path):
             scored += 1
             assert sample["prediction_iou"] == pytest.approx(per.loc[iid, "iou"])
             assert sample["prediction_biou"] == pytest.approx(per.loc[iid, "boundary_iou"])
+            assert sample["prediction_miou"] == pytest.approx(per.loc[iid, "miou"])
             assert sample["predictions"] is not None
         else:  # another split: not scored by this evaluate run
             assert sample["prediction_iou"] is None and sample["predictions"] is None

@@ -16,7 +16,7 @@ Fields of a sample: ``image_id``, ``file_name``, ``split``, ``coverage``, ``n_pe
 - ``clicks``: ``Keypoints``, per click set one ``positive`` and one ``negative`` keypoint list
   (normalised ``x / width``, ``y / height``), attributes ``annotation_id``, ``strategy``, ``set_index``.
 - ``predictions``: ``Segmentation`` of a model's masks, when ``--predictions`` was given; given the
-  ``portraitkit evaluate`` output folder, also ``prediction_iou`` and ``prediction_biou`` (Boundary IoU)
+  ``portraitkit evaluate`` output folder, also ``prediction_iou``, ``prediction_miou`` and ``prediction_biou`` (Boundary IoU)
   of each image, and the saved view ``worst-predictions`` (lowest IoU first).
 
 Sample tags set by the build: ``flagged`` (a coarse person), ``body_part``, ``held_object``.

@@ -1,6 +1,7 @@
 """What ``review build --predictions DIR`` reads: a folder of ``<image_id>.png`` masks, or the
 ``portraitkit evaluate`` output folder (``predictions/<image_id>.png`` + ``per_image.parquet``, whose
-``iou`` and ``boundary_iou`` become the samples' ``prediction_iou`` and ``prediction_biou``)."""
+``iou``, ``miou`` and ``boundary_iou`` become the samples' ``prediction_iou``, ``prediction_miou`` (mean of the
+person and the background IoU) and ``prediction_biou``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from portraitkit.errors import UserError
 from portraitkit.io import read_parquet
 
-SCORE_FIELDS = {"prediction_iou": "iou", "prediction_biou": "boundary_iou"}  # sample field -> per_image column
+SCORE_FIELDS = {"prediction_iou": "iou", "prediction_miou": "miou", "prediction_biou": "boundary_iou"}  # sample field -> per_image column
 
 
 def read_predictions(folder: Path) -> tuple[Path, dict[int, dict[str, float | None]]]:
