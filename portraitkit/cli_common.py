@@ -104,5 +104,14 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: s
     yield from tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True)
 
 
+def progress_bar(total: int | None, desc: str, unit: str = "it", initial: int = 0, disable: bool = False):
+    """A tqdm bar updated by hand (``update``, ``set_postfix`` for a running loss; ETA from ``total``),
+    silent under the same rule as :func:`progress` or when ``disable``."""
+    from tqdm import tqdm
+
+    disable = disable or bool(os.environ.get("PORTRAITKIT_QUIET")) or not sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit=unit, initial=initial, disable=disable, dynamic_ncols=True)
+
+
 def info(message: str) -> None:
     typer.echo(message, err=True)

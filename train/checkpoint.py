@@ -44,6 +44,21 @@ def save_checkpoint(path: str | os.PathLike, model, meta: dict[str, Any], extra:
         Path(tmp).write_bytes(buffer.getvalue())
 
 
+def _short_reason(exc: BaseException) -> str:
+    """A few words on why torch.load failed (its own texts run to a page of advice)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    if text.startswith("Weights only load failed"):
+        if "Unsupported global" in text:
+            return "pickled Python objects, not only tensors"
+        return "not a torch checkpoint file"
+    if "zip archive" in text or "central directory" in text:
+        return "not a torch zip archive, or a truncated one"
+    first = re.split(r"(?<=[.:])\s", text.splitlines()[0] if text else type(exc).__name__)[0]
+    return first[:80].rstrip(" .:")
+
+
 def read_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, Any]:
     """The raw payload (meta, state_dict, extra), validated; one-line UserError for a bad file."""
 
@@ -55,8 +70,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> dict[
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch.load raises many types (KeyError, UnpicklingError, ...) for foreign files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: not a readable portraitkit checkpoint ({first[:160]})") from None
+        raise UserError(f"{path}: not a readable portraitkit checkpoint ({_short_reason(exc)})") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict) or "state_dict" not in payload:
         raise UserError(f"{path}: not a portraitkit checkpoint (no meta/state_dict)")
     meta = payload["meta"]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_args
 
 import typer
 
 from portraitkit.cli_common import PARAMS_OPTION, from_params, info
+from portraitkit.params.train import TrainParams
 
 app = typer.Typer()
 
-
-class ArchChoice(str, Enum):
-    portrait_unet = "portrait_unet"
-    squeezenet_sharpmask = "squeezenet_sharpmask"
-    enet = "enet"
+# The model registry's names (train.models.ARCHITECTURES), read through TrainParams.arch, whose Literal
+# a test holds equal to the registry: importing the registry itself imports torch, which would add
+# seconds to every `portraitkit` command.
+ArchChoice = Enum("ArchChoice", {name: name for name in get_args(TrainParams.model_fields["arch"].annotation)}, type=str)
+CoarseChoice = Enum(
+    "CoarseChoice", {name: name for name in get_args(TrainParams.model_fields["coarse_policy"].annotation)}, type=str
+)
 
 
 class DeviceChoice(str, Enum):
@@ -33,6 +36,18 @@ def train(
     clicks: Optional[Path] = typer.Option(
         None, "--clicks", help="Interactive models: the clicks stage's --out folder (clicks.parquet)."
     ),
+    flags: Optional[Path] = typer.Option(
+        None, "--flags", help="The flag stage's --out folder (flags.parquet): feeds train.coarse_policy."
+    ),
+    augmented: Optional[Path] = typer.Option(
+        None, "--augmented", help="The augment stage's --out folder: also train on its variants of the train images."
+    ),
+    coarse_policy: Optional[CoarseChoice] = typer.Option(
+        None, "--coarse-policy", help="Flagged persons: keep, drop their images, ignore_band. " + from_params("train.coarse_policy")
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from --out/last.pt (same params and inputs; same result)."
+    ),
     arch: Optional[ArchChoice] = typer.Option(None, "--arch", help="Architecture. " + from_params("train.arch")),
     interactive: Optional[bool] = typer.Option(
         None, "--interactive/--automatic", help="Click-map (5-channel) model. " + from_params("train.interactive")
@@ -42,6 +57,9 @@ def train(
         None, "--device", help="Torch device. " + from_params("train.device")
     ),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads. " + from_params("train.threads")),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar with loss and ETA. " + from_params("train.progress")
+    ),
     params_file: Path = PARAMS_OPTION,
 ) -> None:
     """Train a segmenter from scratch on curate's train split; score IoU on val; write model.pt.
@@ -62,10 +80,15 @@ def train(
         steps=steps,
         device=device.value if device else None,
         threads=threads,
+        progress=progress,
+        coarse_policy=coarse_policy.value if coarse_policy else None,
     )
-    m = run_train(curated, images, out, params, clicks=clicks)
-    val = "n/a (empty val split)" if m["val_iou"] is None else f"{m['val_iou']:.4f}"
+    m = run_train(curated, images, out, params, clicks=clicks, flags=flags, augmented=augmented, resume=resume)
+    if not m:  # a torchrun rank other than 0: rank 0 reports
+        return
+    val = "n/a (empty val split)" if m["val_iou"] is None else f"{m['val_iou']:.4f} at step {m['best_step']}"
     info(
-        f"train {m['arch']}: {m['steps']} steps on {m['n_train']} images, loss {m['first_loss']:.4f} -> "
-        f"{m['final_loss']:.4f}, val IoU {val} ({m['n_val']} images), {m['seconds_per_step']:.3f} s/step -> {out}"
+        f"train {m['arch']}: {m['steps']} steps on {m['n_train']} samples, loss {m['first_loss']:.4f} -> "
+        f"{m['final_loss']:.4f}, best val IoU {val} ({m['n_val']} val samples), {m['seconds_per_step']:.3f} s/step "
+        f"({m['device']}, {m['world_size']} process(es)) -> {out}"
     )

@@ -23,5 +23,17 @@ class TrainParams(Section):
     warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps before the cosine decay.")
     dice_weight: float = Field(1.0, ge=0.0, description="Loss = BCE + this x soft Dice (both ignore pixels 255).")
     flip: bool = Field(True, description="Random horizontal flips of the training images.")
+    val_every: int = Field(50, ge=0, description="Val IoU every this many steps (0: after the last only); model.pt = the best.")
+    coarse_policy: Literal["keep", "drop", "ignore_band"] = Field(
+        "keep", description="Flagged (coarse) persons, from --flags: keep them, drop their images, or ignore a band around their outline."
+    )
+    ignore_band_px: int = Field(3, ge=1, le=64, description="ignore_band: half-width of the band, in input (letterboxed) pixels.")
+    iterative_share: float = Field(
+        0.3, ge=0.0, le=1.0, description="Interactive: share of steps that first add error-driven clicks from the model's own prediction (RITM)."
+    )
+    iterative_max_clicks: int = Field(3, ge=1, le=20, description="Interactive: such a step adds 1 to this many clicks (uniform).")
     device: str = execution_field("auto", description="Torch device: auto (CUDA when present), cpu, cuda.")
     threads: int = execution_field(1, ge=1, description="CPU threads of torch.")
+    amp: bool = execution_field(True, description="Mixed precision (autocast float16 + GradScaler) on CUDA; no effect on CPU.")
+    checkpoint_every: int = execution_field(50, ge=0, description="Write the training state (--out/last.pt, for --resume) every this many steps (0: never).")
+    progress: bool = execution_field(True, description="Progress bar with loss and ETA on a terminal.")
