@@ -19,6 +19,7 @@ gradients, and only rank 0 evaluates, logs and writes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -679,7 +680,7 @@ def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, a
             lr = lr_at(step, p.steps, p.warmup_steps, p.lr)
             for group in opt.param_groups:
                 group["lr"] = lr
-            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
+            with torch.autocast(device_type="cuda", dtype=torch.float16) if amp else contextlib.nullcontext():
                 logits = model(xt)
             loss = masked_loss(logits.float(), yt, p.dice_weight)
             opt.zero_grad(set_to_none=True)
