@@ -390,3 +390,120 @@ def test_single_file_outputs(tmp_path):
     assert check_file_output(tmp_path / "new.json", "report", option="--metrics") == (tmp_path / "new.json").resolve()
     assert list(stage_json("report", {"b": 2, FILE_KEY: "x"})) == [FILE_KEY, "b"]
     assert foreign.read_text() == '{"accuracy": 0.9}'
+
+
+# ---------------------------------------------------------------- the stages' commands (real CLI, real outputs)
+
+
+def _cli(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "portraitkit", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, "PORTRAITKIT_QUIET": "1"}, timeout=300)
+
+
+def _refused_cli(res: subprocess.CompletedProcess, option_and_path: str, match: str) -> None:
+    assert res.returncode == 2, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert errors[0].startswith(f"error: {option_and_path}: ") and match in errors[0], errors[0]
+    # refused before any work: nothing but the params line came before the error
+    assert [line for line in res.stderr.splitlines() if not line.startswith(("params:", "error:"))] == [], res.stderr
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_cli_curate_refuses_the_folder_of_its_annotations_the_current_folder_and_a_file(stage_outputs, tmp_path):
+    ann = tmp_path / "annotations"
+    shutil.copytree(stage_outputs.annotations.parent, ann)
+    before = _tree(ann)
+    res = _cli("curate", "--annotations", ann / "instances.json", "--keypoints", ann / "person_keypoints.json",
+               "--out", ann, "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {ann}", "contains the input")
+    assert _tree(ann) == before and sorted(p.name for p in tmp_path.iterdir()) == ["annotations"]
+    res = _cli("curate", "--annotations", ann / "instances.json", "--out", ".", "--params", stage_outputs.params, cwd=ann)
+    _refused_cli(res, "--out .", "current folder")
+    res = _cli("curate", "--annotations", ann / "instances.json", "--out", ann / "person_keypoints.json",
+               "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {ann / 'person_keypoints.json'}", "existing file")
+    assert _tree(ann) == before and sorted(p.name for p in tmp_path.iterdir()) == ["annotations"]
+
+
+def test_cli_clicks_refuses_a_users_folder(stage_outputs, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("four years of work")
+    res = _cli("clicks", "--curated", stage_outputs.curated, "--out", precious, "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {precious}", "did not write")
+    assert _tree(precious) == {"thesis.txt": b"four years of work"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+    # and another stage's output is not clicks' to replace either
+    res = _cli("clicks", "--curated", stage_outputs.curated, "--out", stage_outputs.flags, "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {stage_outputs.flags}", "written by `portraitkit flag`")
+
+
+def test_cli_flag_refuses_its_curated_folder(stage_outputs, tmp_path):
+    curated = tmp_path / "curated"
+    shutil.copytree(stage_outputs.curated, curated)
+    before = _tree(curated)
+    res = _cli("flag", "--curated", curated, "--images", stage_outputs.images, "--out", curated,
+               "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {curated}", "is the input")
+    assert _tree(curated) == before
+
+
+def test_cli_augment_refuses_its_images_folder(stage_outputs, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(stage_outputs.images, images)
+    before = _tree(images)
+    assert len(before) == 16
+    res = _cli("augment", "--curated", stage_outputs.curated, "--images", images, "--clicks", stage_outputs.clicks,
+               "--out", images, "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {images}", "is the input")
+    res = _cli("augment", "--curated", stage_outputs.curated, "--images", images, "--out", images / "augmented",
+               "--params", stage_outputs.params)
+    _refused_cli(res, f"--out {images / 'augmented'}", "inside the input")
+    assert _tree(images) == before and sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
+def test_cli_augment_rerun_replaces_its_own_output(stage_outputs, tmp_path):
+    out = tmp_path / "augmented"
+    args = ("augment", "--curated", stage_outputs.curated, "--images", stage_outputs.images, "--out", out,
+            "--variants", 1, "--workers", 1, "--params", stage_outputs.params)
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr
+    (out / "stale.txt").write_text("from the first run")  # inside its own output: replaced with it
+    again = _cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert not (out / "stale.txt").exists() and json.loads((out / MARKER).read_text()) == {"stage": "augment"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["augmented"]
+
+
+def test_cli_report_metrics_replaces_only_its_own_file(stage_outputs, tmp_path):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"my_accuracy": 0.93}\n')
+    common = ("report", "--curated", stage_outputs.curated, "--flags", stage_outputs.flags, "--clicks",
+              stage_outputs.clicks, "--augmented", stage_outputs.augmented, "--images", stage_outputs.images,
+              "--params", stage_outputs.params)
+    res = _cli(*common, "--out", tmp_path / "site", "--metrics", metrics)
+    _refused_cli(res, f"--metrics {metrics}", "not written by `portraitkit report`")
+    assert metrics.read_text() == '{"my_accuracy": 0.93}\n' and not (tmp_path / "site").exists()
+    ours = tmp_path / "ours.json"
+    for _ in range(2):  # written, then replaced: it carries the stage's key
+        res = _cli(*common, "--out", tmp_path / "site", "--metrics", ours)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(ours.read_text())[FILE_KEY] == "report"
+    res = _cli(*common, "--out", tmp_path / "site", "--metrics", tmp_path / "site")
+    _refused_cli(res, f"--out {tmp_path / 'site'}", "is the input")  # --metrics = --out: refused before work
+
+
+def test_cli_review_pull_out_must_be_a_file(tmp_path):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    res = _cli("review", "pull", "--out", folder, cwd=tmp_path)
+    _refused_cli(res, f"--out {folder}", "is a folder")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("name,grade\nann,5\n")
+    res = _cli("review", "pull", "--out", notes, "--replace", cwd=tmp_path)
+    _refused_cli(res, f"--out {notes}", "not written by")
+    assert notes.read_text() == "name,grade\nann,5\n"
