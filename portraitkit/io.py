@@ -51,8 +51,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
 def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary directory beside ``dest``; swap it in for ``dest`` on success.
 
-    Used for stage outputs that are whole directories (DVC ``outs``): readers see
-    either the old complete directory or the new complete one.
+    Not for stage outputs: it replaces whatever ``dest`` holds, a user's folder included, and a
+    SIGKILL between its two renames leaves no ``dest``. Stages use
+    :func:`portraitkit.outputs.stage_output` (ownership marker, refusals, crash recovery).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
