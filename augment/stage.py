@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import zlib
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -352,12 +351,9 @@ CLICK_OUT_COLUMNS = [
 
 
 def _run_tasks(tasks: list[Task], workers: int, init_args: tuple) -> Iterator[TaskResult]:
-    if workers <= 1 or len(tasks) < 2:
-        _init_worker(*init_args)
-        yield from map(process, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init_args) as ex:
-        yield from ex.map(process, tasks, chunksize=2)
+    from portraitkit.pool import ordered_map
+
+    yield from ordered_map(process, tasks, workers, initializer=_init_worker, initargs=init_args, chunksize=2)
 
 
 def run_augment(

@@ -13,8 +13,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,15 +69,11 @@ class CurateResult:
     warnings: list[str] = field(default_factory=list)
 
 
-# Worker state for the process pool: set before forking so chunks travel as index ranges.
-_JOBS: list[tuple[int, int, int, list[dict[str, Any]]]] = []
-_PERSON_ID = 1
-
-
-def _measure_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, bool, float]]:
+def _measure_chunk(args: tuple[list[tuple[int, int, int, list[dict[str, Any]]]], int]) -> list[tuple[int, int, bool, float]]:
+    jobs, person_id = args
     out = []
-    for iid, h, w, persons in _JOBS[bounds[0] : bounds[1]]:
-        m = measure_persons(persons, h, w, _PERSON_ID)
+    for iid, h, w, persons in jobs:
+        m = measure_persons(persons, h, w, person_id)
         out.append((iid, m.n_persons, m.has_crowd, m.coverage))
     return out
 
@@ -88,25 +82,14 @@ def _measure_all(
     jobs: list[tuple[int, int, int, list[dict[str, Any]]]], person_id: int, workers: int
 ) -> dict[int, tuple[int, bool, float]]:
     """Person count, crowd and coverage for every job; identical for any number of workers."""
-    global _JOBS, _PERSON_ID
-    _JOBS, _PERSON_ID = jobs, person_id
+    from portraitkit.pool import ordered_map
+
     chunk = max(64, len(jobs) // (8 * max(workers, 1)) + 1)
-    bounds = [(i, min(i + chunk, len(jobs))) for i in range(0, len(jobs), chunk)]
+    chunks = [(jobs[i : i + chunk], person_id) for i in range(0, len(jobs), chunk)]
     results: dict[int, tuple[int, bool, float]] = {}
-    try:
-        if workers > 1 and len(bounds) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                parts = pool.map(_measure_chunk, bounds)
-                for part in progress(parts, "measuring persons", total=len(bounds), unit="chunk"):
-                    for iid, n, crowd, cov in part:
-                        results[iid] = (n, crowd, cov)
-        else:
-            for b in progress(bounds, "measuring persons", unit="chunk"):
-                for iid, n, crowd, cov in _measure_chunk(b):
-                    results[iid] = (n, crowd, cov)
-    finally:
-        _JOBS = []
+    for part in ordered_map(_measure_chunk, chunks, workers, progress=progress, desc="measuring persons", unit="chunk"):
+        for iid, n, crowd, cov in part:
+            results[iid] = (n, crowd, cov)
     return results
 
 

@@ -197,16 +197,10 @@ def chunk_size(n_tasks: int, workers: int) -> int:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool for :func:`generate_sets`.
+    """A started process pool for :func:`generate_sets` (``portraitkit.pool``: spawned workers)."""
+    from portraitkit.pool import executor
 
-    Workers are spawned, not forked: a fork after OpenCV has started its thread pool (any cv2
-    call in the parent, e.g. an earlier test or the demo generator) can deadlock the child.
-    """
-    import multiprocessing
-
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-    )
+    return executor(workers, initializer=_init_worker)
 
 
 def generate_sets(
@@ -219,19 +213,17 @@ def generate_sets(
 ) -> Iterator[SetBlock]:
     """Click sets per chunk of images, in task order whatever ``workers`` is (``pool``: reuse a
     :func:`make_pool` pool instead of starting one)."""
+    from portraitkit.pool import ordered_map
+
     size = chunk_size(len(tasks), workers)
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-    if workers <= 1 or len(chunks) <= 1:
-        for c in chunks:
+    if (workers <= 1 and pool is None) or len(chunks) <= 1:
+        for c in chunks:  # inline, no pickling of params
             yield SetBlock.concat([image_sets(t, params, seed, person_category_id) for t in c])
         return
     pd_ = params.model_dump()
     jobs = [(c, pd_, seed, person_category_id) for c in chunks]
-    if pool is not None:
-        yield from pool.map(_worker, jobs)
-        return
-    with make_pool(workers) as own:
-        yield from own.map(_worker, jobs)
+    yield from ordered_map(_worker, jobs, workers, initializer=_init_worker, pool=pool)
 
 
 def _gather(counts: np.ndarray, points: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,11 +18,9 @@ depends only on its own image and its annotations, so outputs are byte-identical
 from __future__ import annotations
 
 import math
-import multiprocessing
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -187,22 +185,13 @@ def load_jobs(curated: Path, images: Path, person_category_id: int) -> list[dict
 def score_jobs(jobs: list[dict[str, Any]], params: FlagParams, workers: int = 1,
                progress=None) -> pd.DataFrame:
     """Score every job; rows sorted by annotation_id whatever ``workers`` is."""
-    chunks = [jobs[i : i + 4] for i in range(0, len(jobs), 4)]
+    from portraitkit.pool import ordered_map
+
+    chunks = [(jobs[i : i + 4], params) for i in range(0, len(jobs), 4)]
     rows: list[dict[str, Any]] = []
-    wrap = progress or (lambda it, **kw: it)
-    if workers <= 1 or len(chunks) <= 1:
-        _init_worker()
-        results: Iterator = (_run_chunk((c, params)) for c in chunks)
-        for part in wrap(results, desc="flag", total=len(chunks), unit="chunk"):
-            rows.extend(part)
-    else:
-        # spawn, not fork: a forked child can inherit locks held by OpenCV's / Arrow's threads
-        # in the parent and hang; spawned workers start clean.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, mp_context=ctx) as pool:
-            results = pool.map(_run_chunk, [(c, params) for c in chunks])
-            for part in wrap(results, desc="flag", total=len(chunks), unit="chunk"):
-                rows.extend(part)
+    for part in ordered_map(_run_chunk, chunks, workers, initializer=_init_worker, progress=progress, desc="flag",
+                            unit="chunk"):
+        rows.extend(part)
     df = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
     df = df.sort_values("annotation_id", kind="stable").reset_index(drop=True)
     return df.astype({"annotation_id": "int64", "image_id": "int64", "flagged": "bool", "image_ok": "bool"})
