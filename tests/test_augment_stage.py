@@ -180,7 +180,8 @@ def test_stage_decodes_masks_from_annotations(tmp_path):
 
 
 def test_stage_bad_input_is_a_user_error(tmp_path):
-    res = CliRunner().invoke(app, ["--curated", str(tmp_path), "--images", str(tmp_path), "--out", str(tmp_path / "o")])
+    (tmp_path / "in").mkdir()  # --out beside the inputs: an --out inside an input is refused first
+    res = CliRunner().invoke(app, ["--curated", str(tmp_path / "in"), "--images", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "train.json" in str(res.exception)
 
 

@@ -198,12 +198,13 @@ def test_degenerate_polygons(tmp_path):
 
 
 def test_bad_curated_folder_is_a_user_error(tmp_path):
-    (tmp_path / "images").mkdir()
+    cur = tmp_path / "curated"  # --out beside it: an --out inside an input is refused first
+    (cur / "images").mkdir(parents=True)
     with pytest.raises(UserError, match="no train.json"):
-        run_flag(tmp_path, tmp_path / "images", tmp_path / "out", FlagParams())
-    (tmp_path / "train.json").write_text("{not json")
+        run_flag(cur, cur / "images", tmp_path / "out", FlagParams())
+    (cur / "train.json").write_text("{not json")
     with pytest.raises(UserError, match="malformed JSON"):
-        run_flag(tmp_path, tmp_path / "images", tmp_path / "out", FlagParams())
+        run_flag(cur, cur / "images", tmp_path / "out", FlagParams())
 
 
 def test_cli(tmp_path):
