@@ -23,6 +23,7 @@ STAGE_APPS = [
     "portraitkit.augment.cli",
     "portraitkit.train.cli_train",
     "portraitkit.train.cli_evaluate",
+    "portraitkit.train.cli_export",
     "portraitkit.annotate.cli_review",
     "portraitkit.reports.cli",
 ]

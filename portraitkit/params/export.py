@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import Field
 
 from portraitkit.params.base import Section, execution_field
 
 
+# One per train/targets/<name>.yaml (tests/test_export.py checks that both lists agree).
+TargetName = Literal["android-cpu", "android-cpu-fp32", "android-cpu-w8", "android-gpu", "ios-ane", "ios-ane-w8", "onnx-cpu"]
+TARGET_NAMES: tuple[str, ...] = get_args(TargetName)
+
+
 class ExportParams(Section):
-    targets: list[str] = Field(
+    targets: list[TargetName] = Field(
         ["android-cpu", "android-cpu-fp32", "android-cpu-w8", "android-gpu", "ios-ane", "ios-ane-w8", "onnx-cpu"],
         description="Device targets checked (train/targets/<name>.yaml).",
     )

@@ -201,7 +201,7 @@ def check_parity(target: Target, run, reference: Sequence[np.ndarray], samples: 
     result = parity(reference, [run(s) for s in samples], threshold)
     ok = result["iou"] >= target.min_iou
     how = "LiteRT CPU interpreter" if target.format == "tflite" else target.runtime
-    reason = (f"mask IoU {result['iou']:.4f} {'>=' if ok else '<'} {target.min_iou:g} over {result['images']} val images "
+    reason = (f"mask IoU {result['iou']:.4f} {'>=' if ok else '<'} {target.min_iou:g} over {result['images']} images "
               f"(worst {result['worst_iou']:.4f}, max |dp| {result['max_dp']:.4f}; run by {how})")
     return Check(PASS if ok else FAIL, reason, result)
 
