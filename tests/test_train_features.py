@@ -211,6 +211,67 @@ def test_augmented_variants_of_train_images_only(stage_outputs, tmp_path):
     assert m["n_augmented"] == len(rows) and m["n_train"] == len(train_ids) + len(rows)
 
 
+def test_augmented_ignore_band_replays_each_flagged_persons_outline(stage_outputs):
+    import json
+
+    from scipy.ndimage import distance_transform_edt
+
+    from portraitkit.augment.pipeline import replay
+    from portraitkit.params.augment import AugmentParams
+
+    size, px = 64, 2
+    flagged = _flagged(stage_outputs)
+    keep, _ = training.load_augmented(stage_outputs.augmented, stage_outputs.curated, size)
+    band, counts = training.load_augmented(stage_outputs.augmented, stage_outputs.curated, size,
+                                           training.CoarsePolicy("ignore_band", flagged, px))
+    assert counts["augmented_left_out"] == 0 and np.array_equal(band.x, keep.x)
+    train = read_split(stage_outputs.curated / "train.json")
+    imgs = {int(im["id"]): im for im in train["images"]}
+    params = AugmentParams.model_validate(read_json(stage_outputs.augmented / "summary.json")["params"])
+    rows = pd.read_parquet(stage_outputs.augmented / "variants.parquet").sort_values(["image_id", "variant"])
+    changed = 0
+    for i, row in enumerate(rows.itertuples(index=False)):
+        img = imgs[int(row.image_id)]
+        h, w = int(img["height"]), int(img["width"])
+        anns = [a for a in train["annotations"] if a["image_id"] == row.image_id and a["category_id"] == 1]
+        union = union_mask(anns, h, w)
+        if (stage_outputs.curated / "masks" / f"{row.image_id}.png").is_file():
+            import cv2
+            union = (cv2.imread(str(stage_outputs.curated / "masks" / f"{row.image_id}.png"), 0) > 0).astype(np.uint8)
+        res = replay({"transforms": row.transforms}, np.zeros((h, w, 3), np.uint8), union, params,
+                     instance_masks=[union_mask([a], h, w) for a in anns])
+        lb = letterbox_image(np.zeros((*res.mask.shape, 3), np.uint8), size)[1]
+        expected = np.zeros((size, size), bool)
+        for ann, m in zip(anns, res.instance_masks):
+            if int(ann["id"]) in flagged:
+                lm = letterbox_mask(m, lb)
+                expected |= (distance_transform_edt(lm != 1) <= px) & (distance_transform_edt(lm != 0) <= px)
+        assert np.array_equal(band.y[i] == 255, (keep.y[i] == 255) | expected), f"variant {row.image_id}/{row.variant}"
+        changed += int((keep.y[i][expected] != 255).any())
+    assert changed > 0
+
+
+def test_interactive_augmented_uses_moved_click_sets_of_train_images(stage_outputs, tmp_path):
+    aug = tmp_path / "augmented"
+    shutil.copytree(stage_outputs.augmented, aug)
+    sets = pd.read_parquet(aug / "clicks.parquet")
+    leak = sets.iloc[[0]].copy()
+    leak["split"] = "val"
+    pd.concat([sets, leak]).to_parquet(aug / "clicks.parquet")
+    data, counts = training.load_augmented(aug, stage_outputs.curated, 32, interactive=True)
+    plain, _ = training.load_augmented(aug, stage_outputs.curated, 32)
+    assert counts["n_augmented"] == len(sets[sets["split"] == "train"]) == len(data.x) and data.x.shape[1] == 5
+    rows = pd.read_parquet(aug / "variants.parquet").sort_values(["image_id", "variant"]).reset_index(drop=True)
+    pos = {(r.image_id, r.variant): k for k, r in rows.iterrows()}
+    by_variant = sets.sort_values(["image_id", "variant", "annotation_id", "strategy", "set_index"])
+    for i, c in enumerate(by_variant.itertuples(index=False)):
+        union = plain.y[pos[(c.image_id, c.variant)]]
+        assert np.array_equal(data.x[i, :3], plain.x[pos[(c.image_id, c.variant)]])
+        assert ((data.y[i] == 1) <= (union == 1)).all() and ((union == 255) <= (data.y[i] == 255)).all()
+        for ch, clicks in ((3, c.positives), (4, c.negatives)):  # a plane is "far" everywhere only without clicks
+            assert (data.x[i, ch].min() < 1.0) == (len(clicks) > 0)
+
+
 # ------------------------------------------------------------------ 5. iterative training
 
 

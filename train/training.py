@@ -252,50 +252,131 @@ def load_interactive_split(curated: Path, images: Path, clicks: Path, split: str
     return _stack(xs, ys, ids, lbs, 5, size, left_out)
 
 
+class _VariantReplay:
+    """Each person's mask in an augment variant's geometry, by replaying the variant's recorded
+    transforms (augment.pipeline) on that person's mask (the photo is not needed: a blank image of
+    its size goes through; only the masks are kept). The replayed union must equal the stored mask,
+    else the augment output is not this curate run's (or another augment version's)."""
+
+    def __init__(self, augmented: Path, curated: Path) -> None:
+        from portraitkit.augment.pipeline import Augmenter
+        from portraitkit.params.augment import AugmentParams
+
+        summary = read_json(augmented / "summary.json")
+        try:
+            self.aug = Augmenter(AugmentParams.model_validate(summary["params"]))
+        except Exception as exc:  # noqa: BLE001 - pydantic / KeyError: not an augment summary of this version
+            raise UserError(f"{augmented / 'summary.json'}: no usable augment params ({type(exc).__name__})") from None
+        self.curated = curated
+
+    def persons(self, row, img: dict, anns: list[dict], stored: np.ndarray) -> dict[int, np.ndarray]:
+        import json
+
+        from portraitkit.curate.masks import ann_to_mask
+
+        h, w = int(img["height"]), int(img["width"])
+        union = _person_mask(self.curated, img, anns)
+        inst = [ann_to_mask(a, h, w) for a in anns]
+        try:
+            res = self.aug.replay(json.loads(row.transforms), np.zeros((h, w, 3), np.uint8), union, instance_masks=inst)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"variant {row.variant} of image {row.image_id}: cannot replay its transforms ({exc})") from None
+        if not np.array_equal(res.mask, stored):
+            raise UserError(f"variant {row.variant} of image {row.image_id}: replaying its transforms does not give its "
+                            f"stored mask {row.mask_file} (an augment output of another curate run or version?)")
+        return {int(a["id"]): m for a, m in zip(anns, res.instance_masks)}
+
+
 def load_augmented(augmented: Path, curated: Path, size: int, policy: CoarsePolicy | None = None,
-                   person_id: int = 1) -> tuple[Split, dict]:
+                   person_id: int = 1, interactive: bool = False) -> tuple[Split, dict]:
     """The augment stage's variants of the curated *train* images (never val / test), letterboxed;
-    their 255 pixels stay ignored. Variants of images the policy would change are left out (augment
-    stores the union mask only, so a flagged person's outline is not known in the variant)."""
+    their 255 pixels stay ignored. ``drop`` leaves out the variants of dropped images; ``ignore_band``
+    bands each flagged person's outline in the variant (its mask replayed, :class:`_VariantReplay`).
+    ``interactive``: one sample per row of augment's ``clicks.parquet`` (click sets moved with the
+    variant), target = that person's replayed mask (and the variant's ignore pixels)."""
     import cv2
 
+    from portraitkit.annotate.clicks.encoding import encode_clicks
     from portraitkit.augment.contract import CONTRACT as AUGMENT_CONTRACT
-    from portraitkit.contracts import check_output
+    from portraitkit.contracts import check_output as check_contract
     from portraitkit.curate.outputs import read_split
     from portraitkit.io import read_parquet
-    from portraitkit.train.letterbox import letterbox_image, letterbox_mask
+    from portraitkit.train.letterbox import IGNORE, letterbox_image, letterbox_mask
 
     policy = policy or CoarsePolicy()
-    check_output(augmented, AUGMENT_CONTRACT)
+    check_contract(augmented, AUGMENT_CONTRACT)
     train = read_split(curated / "train.json")
-    train_ids = {int(im["id"]) for im in train["images"]}
-    persons = {i: [int(a["id"]) for a in anns] for i, anns in _persons_by_image(train, person_id).items()}
+    imgs = {int(im["id"]): im for im in train["images"]}
+    persons = _persons_by_image(train, person_id)
     rows = read_parquet(augmented / "variants.parquet").sort_values(["image_id", "variant"])
+    sets: dict[tuple[int, int], list] = {}
+    if interactive:
+        table = augmented / "clicks.parquet"
+        if not table.is_file():
+            raise UserError(f"{table}: not found: an interactive model trains on variants with their click sets "
+                            "(run augment with --clicks)")
+        clicks = read_parquet(table)
+        clicks = clicks[clicks["split"] == "train"].sort_values(["image_id", "variant", "annotation_id", "strategy", "set_index"])
+        for c in clicks.itertuples(index=False):
+            sets.setdefault((int(c.image_id), int(c.variant)), []).append(c)
+    replay = None
     xs, ys, ids, lbs = [], [], [], []
     counts = {"n_augmented": 0, "augmented_not_train": 0, "augmented_left_out": 0}
     for row in rows.itertuples(index=False):
         image_id = int(row.image_id)
-        if image_id not in train_ids:
+        img = imgs.get(image_id)
+        if img is None:  # a val / test image, or another curate run's: never trained on
             counts["augmented_not_train"] += 1
             continue
-        if policy.policy != "keep" and any(a in policy.flagged for a in persons.get(image_id, [])):
+        anns = persons.get(image_id, [])
+        if policy.drops(a["id"] for a in anns):
             counts["augmented_left_out"] += 1
             continue
-        img_path = safe_join(augmented, row.image_file, context=f"{augmented / 'variants.parquet'}: image_file")
-        mask_path = safe_join(augmented, row.mask_file, context=f"{augmented / 'variants.parquet'}: mask_file")
+        where = f"{augmented / 'variants.parquet'}: image {image_id} variant {row.variant}"
+        img_path = safe_join(augmented, row.image_file, context=f"{where}: image_file")
+        mask_path = safe_join(augmented, row.mask_file, context=f"{where}: mask_file")
         bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
         if bgr is None or mask is None or mask.shape != bgr.shape[:2]:
-            raise UserError(f"{img_path}: variant {row.variant} of image {image_id}: cannot read it or its mask {mask_path}")
-        if not set(np.unique(mask).tolist()) <= {0, 1, 255}:
+            raise UserError(f"{where}: cannot read {img_path} or its mask {mask_path}")
+        if not set(np.unique(mask).tolist()) <= {0, 1, IGNORE}:
             raise UserError(f"{mask_path}: values other than 0 / 1 / 255 (not an augment stage mask)")
+        banded = policy.banded(anns)
+        own = sets.get((image_id, int(row.variant)), [])
+        if (banded or own) and replay is None:
+            replay = _VariantReplay(augmented, curated)
+        inst = replay.persons(row, img, anns, mask) if (banded or own) else {}
         chw, lb = letterbox_image(np.ascontiguousarray(bgr[:, :, ::-1]), size)
-        xs.append(chw)
-        ys.append(letterbox_mask(mask, lb))
-        ids.append(image_id)
-        lbs.append(lb)
+        bands = np.zeros((size, size), bool)
+        for a in banded:
+            bands |= outline_band(letterbox_mask(inst[int(a["id"])], lb), policy.band_px)
+        hv, wv = mask.shape
+        if not interactive:
+            y = letterbox_mask(mask, lb)
+            y[bands] = IGNORE
+            xs.append(chw)
+            ys.append(y)
+            ids.append(image_id)
+            lbs.append(lb)
+            continue
+        for c in own:
+            person = inst.get(int(c.annotation_id))
+            if person is None:
+                raise UserError(f"{augmented / 'clicks.parquet'}: annotation {c.annotation_id}: not a person of image "
+                                f"{image_id} in {curated / 'train.json'}")
+            pos = np.asarray(list(c.positives), np.int64).reshape(-1, 2)
+            neg = np.asarray(list(c.negatives), np.int64).reshape(-1, 2)
+            maps = encode_clicks(hv, wv, pos, neg, kind="distance", truncate=255)
+            planes = [letterbox_mask(np.ascontiguousarray(maps[:, :, k]), lb).astype(np.float32) / 255.0 for k in range(2)]
+            target = np.where(mask == IGNORE, IGNORE, person).astype(np.uint8)
+            y = letterbox_mask(target, lb)
+            y[bands] = IGNORE
+            xs.append(np.concatenate([chw, np.stack(planes)]))
+            ys.append(y)
+            ids.append(image_id)
+            lbs.append(lb)
     counts["n_augmented"] = len(xs)
-    return _stack(xs, ys, ids, lbs, 3, size), counts
+    return _stack(xs, ys, ids, lbs, 5 if interactive else 3, size), counts
 
 
 def masked_loss(logits, target, dice_weight: float):
@@ -521,9 +602,6 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
     p = params.train
     if p.interactive and clicks is None:
         raise UserError("train.interactive: an interactive model needs --clicks (the clicks stage's --out folder)")
-    if p.interactive and augmented is not None:
-        raise UserError("--augmented: variants train automatic models only (augment stores the union mask, an "
-                        "interactive sample needs its own person's mask)")
     check_output(out, STAGE, [curated, images, clicks, flags, augmented], legacy=_owned)  # before any work
     if p.input_size % SIZE_MULTIPLE[p.arch]:
         raise UserError(f"train.input_size: {p.input_size} must be a multiple of {SIZE_MULTIPLE[p.arch]} for {p.arch}")
@@ -553,10 +631,10 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
         val = load_interactive_split(curated, images, clicks, "val", p.input_size, person_id=person_id)
     else:
         data = load_split(curated, images, "train", p.input_size, policy=policy, person_id=person_id)
-        if augmented is not None:
-            variants, aug_counts = load_augmented(augmented, curated, p.input_size, policy, person_id)
-            data = _concat(data, variants)
         val = load_split(curated, images, "val", p.input_size, person_id=person_id)
+    if augmented is not None:
+        variants, aug_counts = load_augmented(augmented, curated, p.input_size, policy, person_id, p.interactive)
+        data = _concat(data, variants)
     if len(data.x) == 0:
         raise UserError(f"{curated / 'train.json'}: the train split holds no images"
                         + (f" ({data.left_out} left out by train.coarse_policy drop)" if data.left_out else ""))
