@@ -172,12 +172,12 @@ def test_bad_model_files_are_one_line_errors(demo, tmp_path):
 def test_out_folder_of_another_stage_is_never_replaced(demo, tmp_path):
     model = _export(Constant(), tmp_path / "const.onnx", (1, 3, 32, 32))
     runner = open_runner(model, {"normalize": "0-1", "output": "logits", "resize": "stretch"}, device="cpu")
-    with pytest.raises(UserError, match="replace the input"):
+    with pytest.raises(UserError, match="is the input"):
         evaluate(runner, demo / "curated", demo / "demo" / "images", demo / "curated", _params())
     other = tmp_path / "someone_elses"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="not written by"):
+    with pytest.raises(UserError, match="did not write"):
         evaluate(runner, demo / "curated", demo / "demo" / "images", other, _params())
     assert (other / "notes.txt").read_text() == "keep me"
     # its own earlier output is replaced
