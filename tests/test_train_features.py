@@ -122,6 +122,32 @@ def test_resume_after_interruption_gives_the_same_bytes(stage_outputs, tmp_path)
         training.train(stage_outputs.curated, stage_outputs.images, cut, other, resume=True)
 
 
+def test_resume_after_a_real_sigterm(stage_outputs, tmp_path):
+    import signal
+    import time
+
+    params = _params_file(stage_outputs, tmp_path, steps=40, val_every=10, checkpoint_every=2)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "portraitkit", "train", "--curated", str(stage_outputs.curated), "--images",
+           str(stage_outputs.images), "--out", str(out), "--device", "cpu", "--threads", "1", "--params", str(params)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "PORTRAITKIT_QUIET": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (out / training.LAST).exists() and proc.poll() is None:  # wait for the first training state
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, f"the run ended before the signal: {err[-2000:]}"
+    assert not (out / "model.pt").exists() and (out / training.LAST).is_file()
+    _train(stage_outputs, params, out, "--resume")
+    _train(stage_outputs, params, tmp_path / "whole")
+    assert (out / "model.pt").read_bytes() == (tmp_path / "whole" / "model.pt").read_bytes()
+    assert (out / "metrics.json").read_bytes() == (tmp_path / "whole" / "metrics.json").read_bytes()
+
+
 def test_resume_without_state_starts_from_scratch(stage_outputs, tmp_path):
     params = _params_file(stage_outputs, tmp_path)
     _train(stage_outputs, params, tmp_path / "a")

@@ -607,8 +607,6 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
         raise UserError(f"train.input_size: {p.input_size} must be a multiple of {SIZE_MULTIPLE[p.arch]} for {p.arch}")
     if p.coarse_policy != "keep" and flags is None:
         raise UserError(f"train.coarse_policy: {p.coarse_policy} needs --flags (the flag stage's --out folder)")
-    if out.exists() and any(out.iterdir()) and not _owned(out):
-        raise UserError(f"{out}: exists and was not written by `portraitkit train`; choose an empty or new --out")
     dist = Dist.from_env()
     if p.batch_size % dist.world:
         raise UserError(f"train.batch_size: {p.batch_size} is not a multiple of the {dist.world} torchrun processes")
