@@ -45,3 +45,79 @@ def load_labels(labels_dir: Path = LABELS_DIR) -> pd.DataFrame:
     df["annotation_id"] = df["annotation_id"].astype("int64")
     df["half"] = df["annotation_id"].map(label_half)
     return df
+
+
+# ---------------------------------------------------------------- real COCO persons to score
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+SOURCES = {"coco-mini": "instances.json", "coco-val-single-person": "person_keypoints.json"}
+
+
+def labelled_folders(work: Path, labels: pd.DataFrame, realdata: Path = REALDATA) -> dict[str, tuple[Path, Path]]:
+    """Per source: a flag-stage input folder (``train.json``) with the images of the labelled persons and
+    EVERY annotation of those images (any category, crowd included: the occluders), and its images folder.
+
+    Sources whose files are absent are left out.
+    """
+    import json
+
+    out: dict[str, tuple[Path, Path]] = {}
+    for source, fname in SOURCES.items():
+        ids = set(labels.loc[labels["source"] == source, "image_id"].astype(int))
+        src = Path(realdata) / source / fname
+        if not ids or not src.exists():
+            continue
+        d = Path(work) / f"labelled-{source}"
+        d.mkdir(parents=True, exist_ok=True)
+        coco = json.loads(src.read_text())
+        sub = {"images": [im for im in coco["images"] if int(im["id"]) in ids],
+               "annotations": [a for a in coco["annotations"] if int(a["image_id"]) in ids],
+               "categories": coco["categories"]}
+        text = json.dumps(sub, sort_keys=True)
+        f = d / "train.json"
+        if not f.exists() or f.read_text() != text:
+            f.write_text(text)
+        out[source] = (d, Path(realdata) / source / "images")
+    return out
+
+
+def score_labelled(work: Path, labels: pd.DataFrame, params, workers: int = 1, realdata: Path = REALDATA) -> pd.DataFrame:
+    """The flag stage's scorer (``run_flag``) on the labelled persons: flags.parquet rows joined with their labels."""
+    from portraitkit.curate.coarseness.stage import run_flag
+
+    parts = []
+    for source, (d, images) in labelled_folders(work, labels, realdata).items():
+        out = Path(work) / f"flags-labelled-{source}"
+        run_flag(d, images, out, params, 1, workers)
+        f = pd.read_parquet(out / "flags.parquet")
+        parts.append(f.merge(labels[labels["source"] == source][["annotation_id", "source", "label", "note", "half"]],
+                             on="annotation_id", how="inner"))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True).sort_values("annotation_id").reset_index(drop=True)
+
+
+def roc_auc(score, positive) -> float:
+    """ROC AUC of ``score`` for ``positive`` (ties count half; NaN scores rank lowest); NaN without both classes."""
+    import numpy as np
+
+    s = np.nan_to_num(np.asarray(score, np.float64), nan=-1.0)
+    y = np.asarray(positive, bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    gt = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(gt / (len(pos) * len(neg)))
+
+
+def label_metrics(df: pd.DataFrame) -> dict:
+    """Precision / recall of ``flagged`` (COARSE positive, UNSURE left out) and ROC AUC of ``coarseness``."""
+    sure = df[df["label"].isin(["COARSE", "FINE"])]
+    y = (sure["label"] == "COARSE").to_numpy()
+    p = sure["flagged"].astype(bool).to_numpy()
+    tp, fp, fn = int((y & p).sum()), int((~y & p).sum()), int((y & ~p).sum())
+    return {"n": int(len(sure)), "unsure_left_out": int((df["label"] == "UNSURE").sum()), "coarse": int(y.sum()),
+            "tp": tp, "fp": fp, "fn": fn,
+            "precision": round(tp / (tp + fp), 4) if tp + fp else float("nan"),
+            "recall": round(tp / (tp + fn), 4) if tp + fn else float("nan"),
+            "auc": round(roc_auc(sure["coarseness"], y), 4),
+            "unsure_flagged": int(df.loc[df["label"] == "UNSURE", "flagged"].sum())}

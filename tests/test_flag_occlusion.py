@@ -20,7 +20,7 @@ from portraitkit.params.flag import FlagParams
 
 H, W = 480, 640
 CX, CY, R = 320.0, 220.0, 150.0
-TABLE_Y = 300.0  # the table's top edge: it hides the person below this line
+TABLE_Y = 260.0  # the table's top edge: it hides the person below this line
 
 
 def _arc_polygon(n: int = 240) -> list[float]:
@@ -42,7 +42,11 @@ FAR_CUP = _ann(3, [[20.0, 20.0, 60.0, 20.0, 60.0, 70.0, 20.0, 70.0]], category_i
 
 @pytest.fixture(scope="module")
 def table_image() -> np.ndarray:
-    """A textured disc behind a table of almost the person's colour (the table's edge is barely visible)."""
+    return _table_image()
+
+
+def _table_image() -> np.ndarray:
+    """A textured disc behind a table of the person's colour (the table's edge is not visible)."""
     rng = np.random.default_rng(5)
     yy, xx = np.mgrid[0:H, 0:W]
     disc = (np.hypot(xx + 0.5 - CX, yy + 0.5 - CY) <= R).astype(np.float32)
@@ -51,7 +55,7 @@ def table_image() -> np.ndarray:
     table = table[:, :, None]
     bg = np.array([60, 140, 90], np.float32) + rng.normal(0, 8, (H, W, 3)).astype(np.float32)
     fg = np.array([170, 90, 200], np.float32) + rng.normal(0, 8, (H, W, 3)).astype(np.float32)
-    tb = np.array([176, 96, 196], np.float32) + rng.normal(0, 8, (H, W, 3)).astype(np.float32)
+    tb = np.array([170, 90, 200], np.float32) + rng.normal(0, 8, (H, W, 3)).astype(np.float32)
     img = fg * disc + bg * (1 - disc)
     img = tb * table + img * (1 - table)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -83,7 +87,9 @@ def test_person_behind_a_table_is_flagged_only_without_the_table(table_image):
     assert behind["coarseness"] < alone["coarseness"] - 0.3
     # the image signals leave the table edge out: it neither looks like a chord nor like an outline off the edges
     assert behind["chord_rel"] < 0.1 < alone["chord_rel"]
-    assert behind["edge_alignment"] > alone["edge_alignment"]
+    assert behind["edge_alignment"] >= alone["edge_alignment"] and behind["off_edge_frac"] < alone["off_edge_frac"]
+    # GrabCut may not grow the person into the table, and the contact band is not scored
+    assert behind["refine_biou"] > alone["refine_biou"] + 0.2
 
 
 def test_coarse_outline_beside_an_occluder_is_still_flagged(table_image):

@@ -136,7 +136,7 @@ def test_chord_through_the_person_is_decisive():
     # cut a quarter of the outline off with one straight edge (through an arm / across a gap)
     n = len(fine)
     chord = np.concatenate([fine[: n // 2], fine[n // 2 + n // 3 :]])
-    p = FlagParams()
+    p = FlagParams(decisive={"chord_rel": {"good": 0.0, "bad": 1.2}})  # the mechanism, on a fixed ramp
     good = score_annotation(img, ann(fine.reshape(-1).tolist()), W, H, p)
     bad = score_annotation(img, ann(chord.reshape(-1).tolist()), W, H, p)
     assert good["chord_rel"] < 0.1 and not good["flagged"]
@@ -152,7 +152,7 @@ def test_longest_edge_ignores_the_image_border():
 
 
 def test_one_decisive_signal_is_enough():
-    p = FlagParams()
+    p = FlagParams(threshold=0.5, decisive={"chord_rel": {"good": 0.0, "bad": 1.2}})  # the mechanism, fixed ramps
     sig = {"vertex_density": 20.0, "longest_edge_rel": 0.2, "edge_alignment": 0.95, "refine_biou": 0.9,
            "refine_iou": 0.98, "chord_rel": 0.0}
     c, flagged, _, _ = score(sig, [], p)

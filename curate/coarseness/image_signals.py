@@ -37,6 +37,7 @@ import numpy as np
 from portraitkit.curate.coarseness.polygon_signals import PolygonInfo
 
 _NAN = float("nan")
+MIN_FREE_BOUNDARY = 0.2  # refine_biou is NaN (no evidence) when less of the outline's band is free of occluders
 IMAGE_SIGNAL_KEYS = ("edge_alignment", "edge_contrast", "off_edge_frac", "chord_rel", "refine_iou", "refine_biou")
 
 
@@ -102,7 +103,10 @@ def boundary_iou(a: np.ndarray, b: np.ndarray, d: float, ignore: np.ndarray | No
     """
     ba, bb = _boundary(a.astype(np.uint8), d), _boundary(b.astype(np.uint8), d)
     if ignore is not None:
+        n_a = np.count_nonzero(ba)
         ba, bb = ba & ~ignore, bb & ~ignore
+        if np.count_nonzero(ba) < MIN_FREE_BOUNDARY * n_a:  # nearly all of the outline is against occluders
+            return _NAN
     return _iou(ba, bb)
 
 

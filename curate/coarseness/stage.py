@@ -36,6 +36,7 @@ SIGNAL_COLUMNS = (
     "area",
     "vertex_density",
     "longest_edge_rel",
+    "vertex_spacing_rel",
     "hull_gap",
     "edge_alignment",
     "edge_contrast",
