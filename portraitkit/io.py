@@ -112,6 +112,26 @@ def read_json(path: str | os.PathLike) -> Any:
         raise UserError(f"{path}: malformed JSON ({exc})") from None
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file (params, CSV), or a one-line UserError naming the file and the first bad byte."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
 def write_parquet(path: str | os.PathLike, df: pd.DataFrame, schema: Any = None) -> None:
     """Write a DataFrame to Parquet byte-for-byte reproducibly (no index, fixed compression).
 

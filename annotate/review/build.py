@@ -26,7 +26,6 @@ so the dataset does not break when ``data/curated`` is rebuilt.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 from collections import defaultdict
@@ -239,16 +238,10 @@ def _images_digest(images: Path, file_names: list[str]) -> str:
 
 
 def read_decision_rows(path: Path) -> dict[int, tuple[str, str]]:
-    """image_id -> (decision, note) of a decisions CSV (validated like curate reads it)."""
-    from portraitkit.curate.reviews import read_decisions
+    """image_id -> (decision, note) of a decisions CSV: curate's reader (``curate.reviews``)."""
+    from portraitkit.curate.reviews import read_decision_rows as read_rows
 
-    decisions = read_decisions(path)
-    notes: dict[int, str] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        for row in list(csv.reader(fh))[1:]:
-            if len(row) == 3 and row[0].strip():
-                notes[int(row[0].strip())] = row[2].strip()
-    return {i: (d, notes.get(i, "")) for i, d in decisions.items()}
+    return read_rows(path)
 
 
 # ---------------------------------------------------------------- the build

@@ -11,18 +11,16 @@ dataset, the tags are the truth (removing a tag removes the row).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portraitkit.curate.reviews import DECISIONS, HEADER, clean_note, read_decision_rows, render_decisions
 from portraitkit.errors import UserError
 from portraitkit.io import atomic_path
 from portraitkit.outputs import check_file_output
 
-HEADER = ["image_id", "decision", "note"]
-DECISIONS = ("accept", "reject")
+__all__ = ["DECISIONS", "HEADER", "PullResult", "decisions_from_dataset", "pull", "read_existing", "render"]
 
 
 @dataclass
@@ -32,12 +30,6 @@ class PullResult:
     carried_over: int
     reject: int
     accept: int
-
-
-def _clean_note(note: Any) -> str:
-    if note is None:
-        return ""
-    return " ".join(str(note).split())
 
 
 def decisions_from_dataset(ds: Any) -> tuple[set[int], dict[int, tuple[str, str]]]:
@@ -60,7 +52,7 @@ def decisions_from_dataset(ds: Any) -> tuple[set[int], dict[int, tuple[str, str]
         if len(decided) > 1:
             conflicts.append(image_id)
         elif decided:
-            out[image_id] = (decided[0], _clean_note(note))
+            out[image_id] = (decided[0], clean_note(note))
     if conflicts:
         conflicts.sort()
         raise UserError(
@@ -71,19 +63,11 @@ def decisions_from_dataset(ds: Any) -> tuple[set[int], dict[int, tuple[str, str]
 
 
 def read_existing(path: Path) -> dict[int, tuple[str, str]]:
-    from portraitkit.annotate.review.build import read_decision_rows
-
+    """The rows of an existing decisions file (curate's reader), or none."""
     return read_decision_rows(path) if path.exists() else {}
 
 
-def render(rows: dict[int, tuple[str, str]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HEADER)
-    for image_id in sorted(rows):
-        decision, note = rows[image_id]
-        writer.writerow([image_id, decision, note])
-    return buf.getvalue()
+render = render_decisions  # the one writer of the file (curate.reviews)
 
 
 def is_decisions_csv(path: Path) -> bool:
@@ -109,7 +93,7 @@ def pull(name: str, out: Path, merge: bool = True) -> PullResult:
     carried = len(rows)
     rows.update(decided)
     text = render(rows)
-    if not (out.exists() and out.read_text(encoding="utf-8") == text):
+    if not (out.is_file() and out.read_bytes() == text.encode("utf-8")):
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return PullResult(

@@ -92,8 +92,10 @@ def load_params(path: str | Path | None = None) -> Params:
         if explicit:
             raise UserError(f"{path}: params file not found")
         return Params()
+    from portraitkit.io import read_text  # here: pandas stays out of `portraitkit --help`
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: malformed YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
