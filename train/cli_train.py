@@ -32,7 +32,7 @@ class DeviceChoice(str, Enum):
 def train(
     curated: Path = typer.Option(..., "--curated", help="The curate stage's --out folder (train/val.json, masks/)."),
     images: Path = typer.Option(..., "--images", help="Folder of the photos, by COCO file_name."),
-    out: Path = typer.Option(..., "--out", help="Output folder (replaced as a whole): model.pt, metrics.json."),
+    out: Path = typer.Option(..., "--out", help="Output folder (replaced as a whole): model.pt, metrics.json, timing.json, dvclive/."),
     clicks: Optional[Path] = typer.Option(
         None, "--clicks", help="Interactive models: the clicks stage's --out folder (clicks.parquet)."
     ),
@@ -62,10 +62,12 @@ def train(
     ),
     params_file: Path = PARAMS_OPTION,
 ) -> None:
-    """Train a segmenter from scratch on curate's train split; score IoU on val; write model.pt.
+    """Train a segmenter from scratch on curate's train split; keep the best by val IoU as model.pt.
 
-    Letterboxed inputs (padding ignored), BCE + soft Dice, AdamW with warm-up and cosine decay.
-    The checkpoint records its dataset fingerprint, so evaluate can tell the dataset versions apart.
+    Letterboxed inputs (padding and augment's 255 ignored), BCE + soft Dice, AdamW with warm-up and
+    cosine decay, dvclive curves in --out/dvclive. The checkpoint records its dataset fingerprint, so
+    evaluate can tell the dataset versions apart. Scale out with
+    `torchrun --nproc-per-node N -m portraitkit train ...` (DDP; rank 0 writes).
     """
     from portraitkit.cli_common import load_command_params
     from portraitkit.params import override
