@@ -14,6 +14,7 @@ app = typer.Typer()
 
 @app.command("report")
 def report(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("data/report/site"), "--out", help="Folder for index.html (replaced as a whole)."),
     curated: Path = typer.Option(Path("data/curated"), "--curated", help="Output of the curate stage."),
     flags: Path = typer.Option(Path("data/flags"), "--flags", help="Output of the flag stage."),
@@ -27,6 +28,10 @@ def report(
     evaluate: Optional[Path] = typer.Option(
         None, "--evaluate", help="Root of the evaluate stage's runs, one folder per run, named like the train runs "
         "(the pipeline passes data/evaluate)."
+    ),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Root of the export stage's outputs, one folder per model (<root>/<name>/device.json) "
+        "(the pipeline passes data/export)."
     ),
     metrics: Optional[Path] = typer.Option(
         None, "--metrics", help="Write the headline numbers here as JSON (DVC metrics)."
@@ -58,6 +63,13 @@ def report(
     from portraitkit.reports.stage import build_report
 
     params = load_command_params(params_file)
+    # a stage output named on the command line must exist (a default that does not is a stage not run yet)
+    for name, stage in (("curated", "curate"), ("flags", "flag"), ("clicks", "clicks"), ("augmented", "augment"),
+                        ("images", "")):
+        path = ctx.params[name]
+        if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE" and not Path(path).is_dir():
+            what = f"the output folder of `portraitkit {stage}`" if stage else "the photos folder"
+            raise UserError(f"--{name} {path}: no such folder ({what})")
     params.report = override(
         params.report,
         "report",
@@ -67,11 +79,11 @@ def report(
         flag_examples=flag_examples,
         click_examples=click_examples,
     )
-    for option, given in (("--train", train), ("--evaluate", evaluate)):
+    for option, given in (("--train", train), ("--evaluate", evaluate), ("--export", export)):
         if given is not None and not given.is_dir():
             raise UserError(f"{option} {given}: no such folder (the root of the {option[2:]} stage's runs, one folder per run)")
     inputs = ReportInputs(curated=curated, flags=flags, clicks=clicks, augmented=augmented, images=images,
-                          train=train, evaluate=evaluate)
+                          train=train, evaluate=evaluate, export=export)
     result = build_report(inputs, params, out, metrics, plots)
     missing = [sid for sid, ok in result.sections if not ok]
     info(

@@ -39,6 +39,7 @@ class ReportInputs:
     # roots of the train / evaluate runs, one folder per run (None: not given, the section says so)
     train: Path | None = None
     evaluate: Path | None = None
+    export: Path | None = None  # root of the export stage's outputs, one folder per model
 
 
 @dataclass

@@ -36,6 +36,7 @@ from portraitkit.curate.rules import REASONS
 from portraitkit.reports.collect import SPLITS, ReportData, as_list, points, reason_list
 from portraitkit.reports.gallery import GalleryItem
 from portraitkit.reports.identity import Identity
+from portraitkit.reports.device_section import DeviceSection
 from portraitkit.reports.training_section import TrainingSection
 
 # The curate rules in the order they run: a dropped image carries the first that failed.
@@ -594,5 +595,6 @@ SECTIONS: list[Section] = [
     ClicksSection(),
     AugmentationSection(),
     TrainingSection(),
+    DeviceSection(),
     IdentitySection(),
 ]

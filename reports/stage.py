@@ -90,7 +90,7 @@ def build_report(
 ) -> ReportResult:
     # every output checked before any work: never an input, another output, or a user's folder / file
     sources = [inputs.curated, inputs.flags, inputs.clicks, inputs.augmented, inputs.images,
-               getattr(inputs, "train", None), getattr(inputs, "evaluate", None)]
+               getattr(inputs, "train", None), getattr(inputs, "evaluate", None), getattr(inputs, "export", None)]
     check_output(out_dir, "report", sources + [plots_dir, metrics_path])
     if plots_dir is not None:
         check_output(plots_dir, "report", sources + [out_dir, metrics_path], option="--plots")
@@ -119,7 +119,8 @@ def build_report(
             ("clicks", str(inputs.clicks), data.clicks is not None),
             ("augment", str(inputs.augmented), data.augmented is not None),
             ("images", str(inputs.images), Path(inputs.images).is_dir()),
-        ] + [(stage, str(path), Path(path).is_dir()) for stage, path in (("train", inputs.train), ("evaluate", inputs.evaluate))
+        ] + [(stage, str(path), Path(path).is_dir()) for stage, path in (("train", inputs.train), ("evaluate", inputs.evaluate),
+                                                                      ("export", inputs.export))
              if path is not None],
     )
     out_dir = Path(out_dir)

@@ -195,7 +195,8 @@ def test_bad_model_and_out_are_one_line_errors(stage_outputs, tiny, tmp_path):
     (mine / "notes.txt").write_text("keep me")
     runner = CliRunner()
     for dest, messages in ((mine, ["portraitkit did not write"]), (stage_outputs.curated, ["the input"]),
-                           (model.parent, ["portraitkit train", "portraitkit did not write"])):
+                           (model.parent, ["contains the input"]),
+                           (stage_outputs.augmented, ["`portraitkit augment`", "portraitkit did not write"])):
         result = runner.invoke(app, ["export", "--model", str(model), "--out", str(dest), *map(str, common)])
         assert result.exit_code != 0 and any(m in str(result.exception) for m in messages), (dest, result.exception)
     assert (mine / "notes.txt").read_text() == "keep me"
@@ -203,3 +204,29 @@ def test_bad_model_and_out_are_one_line_errors(stage_outputs, tiny, tmp_path):
     result = runner.invoke(app, ["export", "--model", str(model), "--out", str(tmp_path / "o"), "--targets", "android-cpu,nope",
                                  *map(str, common)])
     assert result.exit_code == 2 and "nope" in result.output and "onnx-cpu" in result.output
+
+
+def test_report_device_section(stage_outputs, tiny, tmp_path):
+    import shutil
+
+    params, _, out = tiny
+    root = tmp_path / "export"
+    shutil.copytree(out, root / "tiny_unet")
+    run_portraitkit("report", "--out", tmp_path / "site", "--curated", stage_outputs.curated, "--flags", stage_outputs.flags,
+                    "--clicks", stage_outputs.clicks, "--augmented", stage_outputs.augmented, "--images", stage_outputs.images,
+                    "--export", root, "--params", params)
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    section = html[html.index('id="device"'):]
+    device = read_json(out / "device.json")
+    for name, row in device["targets"].items():
+        assert f"<td>{name}</td>" in section or name in section
+        for reason in row["reasons"]:  # every fail / not-checkable reason is shown
+            assert reason.split(": ", 1)[1][:40].replace("<", "&lt;").replace(">", "&gt;") in section, reason
+    assert "not checkable here" in section and "macOS only" in section
+    # a folder that is no export is a one-line error naming the file
+    (root / "broken").mkdir()
+    (root / "broken" / "device.json").write_text("{}")
+    (root / "broken" / "export.json").write_text("{}")
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "site2"), "--curated", str(stage_outputs.curated),
+                                      "--export", str(root), "--params", str(params)])
+    assert result.exit_code != 0 and "missing key(s)" in str(result.exception)
