@@ -82,11 +82,12 @@ def test_best_checkpoint_by_val_iou_and_dvclive_inside_out_only(stage_outputs, t
 
     live = out / "dvclive"
     loss = pd.read_csv(live / "plots" / "metrics" / "train" / "loss.tsv", sep="\t")
-    assert list(loss["step"]) == list(range(6)) and np.isfinite(loss["loss"]).all()
+    assert list(loss["step"]) == list(range(1, 7)) and np.isfinite(loss["loss"]).all()
     assert loss["loss"].iloc[-1] == pytest.approx(m["final_loss"])
     assert len(pd.read_csv(live / "plots" / "metrics" / "train" / "lr.tsv", sep="\t")) == 6
-    assert list(pd.read_csv(live / "plots" / "metrics" / "val" / "iou.tsv", sep="\t")["iou"]) == pytest.approx(
-        [v for _, v in curve])
+    val_tsv = pd.read_csv(live / "plots" / "metrics" / "val" / "iou.tsv", sep="\t")
+    assert list(val_tsv["step"]) == [s for s, _ in curve]  # the same step numbers as metrics.json and model.pt
+    assert list(val_tsv["iou"]) == pytest.approx([v for _, v in curve])
     assert not list(live.rglob("dvc.yaml")) and not (out / training.LAST).exists()
 
 

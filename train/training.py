@@ -577,7 +577,9 @@ class _Live:
         self.live = FolderOnlyLive(dir=str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=None,
                          monitor_system=False)
 
-    def step(self, loss: float, lr: float, val_iou: float | None) -> None:
+    def step(self, step: int, loss: float, lr: float, val_iou: float | None) -> None:
+        """Log optimisation step ``step`` (1-based, as in metrics.json's val_curve and model.pt's meta)."""
+        self.live.step = step
         self.live.log_metric("train/loss", loss)
         self.live.log_metric("train/lr", lr)
         if val_iou is not None:
@@ -713,7 +715,7 @@ def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, a
         live = _Live(out / LIVE_DIR)
         val_at = {int(s): v for s, v in history["val"]}
         for s, (loss_s, lr_s) in enumerate(zip(history["loss"], history["lr"])):  # a resumed run replays its log
-            live.step(loss_s, lr_s, val_at.get(s + 1))
+            live.step(s + 1, loss_s, lr_s, val_at.get(s + 1))
 
     def evaluate_now(step: int) -> float | None:
         v = iou(module, val, device)
@@ -780,7 +782,7 @@ def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, a
             if dist.main and ((p.val_every and done % p.val_every == 0) or done == p.steps):
                 v = evaluate_now(done)
             if dist.main:
-                live.step(history["loss"][-1], lr, v)
+                live.step(done, history["loss"][-1], lr, v)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", **({"val_iou": f"{v:.3f}"} if v is not None else {}))
                 bar.update(1)
                 if p.checkpoint_every and done % p.checkpoint_every == 0 and done < p.steps:
