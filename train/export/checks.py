@@ -245,9 +245,15 @@ def check_target(target: Target, folder: Path, missing_reason: str | None, refer
         if target.format == "coreml":
             checks["io"] = check_coreml_io(target, path)
         checks["size"] = check_size(target, path)
-        run = runner_for(target, path, threads)
-        checks["parity"] = check_parity(target, run, reference, samples, threshold)
-        checks["latency"] = check_latency(target, run, samples[0], runs, warmup, threads)
+        try:
+            run = runner_for(target, path, threads)
+            checks["parity"] = check_parity(target, run, reference, samples, threshold)
+        except Exception as exc:  # noqa: BLE001 - a file the runtime refuses is this target's finding
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+            checks["parity"] = Check(FAIL, f"{target.runtime} cannot run {target.file}: {first}")
+            checks["latency"] = Check(FAIL, f"{target.runtime} cannot run {target.file}")
+        else:
+            checks["latency"] = check_latency(target, run, samples[0], runs, warmup, threads)
         checks.update(extra or {})
     status, reasons = verdict(checks)
     return {"target": target.name, "file": target.file, "format": target.format, "precision": target.precision,
