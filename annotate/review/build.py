@@ -261,6 +261,10 @@ def build(
     from portraitkit.cli_common import progress
 
     curated, images = Path(curated), Path(images)
+    from portraitkit.outputs import check_file_output, stage_json
+
+    if receipt is not None:  # before any work: a file review build wrote, or a new one
+        check_file_output(receipt, "review build", [curated, images, flags, clicks, predictions, decisions], option="--receipt")
     if not curated.is_dir():
         raise UserError(f"{curated}: curated folder not found (run `portraitkit curate` first)")
     if not images.is_dir():
@@ -486,7 +490,7 @@ def build(
         inputs=inputs,
     )
     if receipt is not None:
-        write_json(receipt, result.receipt())
+        write_json(receipt, stage_json("review build", result.receipt()))  # its key marks the file as ours
     return result
 
 
