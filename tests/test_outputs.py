@@ -507,3 +507,15 @@ def test_cli_review_pull_out_must_be_a_file(tmp_path):
     res = _cli("review", "pull", "--out", notes, "--replace", cwd=tmp_path)
     _refused_cli(res, f"--out {notes}", "not written by")
     assert notes.read_text() == "name,grade\nann,5\n"
+
+
+def test_review_build_receipt_replaces_only_its_own_file(stage_outputs, tmp_path):
+    from portraitkit.annotate.review.build import build
+
+    foreign = tmp_path / "receipt.json"
+    foreign.write_text('{"mine": true}\n')
+    with pytest.raises(UserError, match="--receipt .*not written by `portraitkit review build`"):
+        build("never-built", stage_outputs.curated, stage_outputs.images, receipt=foreign)
+    with pytest.raises(UserError, match="--receipt .*is a folder"):
+        build("never-built", stage_outputs.curated, stage_outputs.images, receipt=tmp_path)
+    assert foreign.read_text() == '{"mine": true}\n'
