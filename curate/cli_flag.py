@@ -34,3 +34,5 @@ def flag(
         f"({100 * summary['fraction_flagged']:.1f} %, threshold {summary['threshold']:g}); "
         f"{summary['persons_without_image_signals']} without image signals -> {out}"
     )
+    for warning in summary.get("warnings", []):
+        info(f"warning: {warning}")

@@ -147,9 +147,20 @@ def _no_signals(row) -> bool:
 
 
 def test_missing_image(tmp_path):
-    row = _single(tmp_path, lambda p, b: None)
-    assert row["reasons"].split(";")[-1] == "image_missing" and _no_signals(row)
-    assert np.isfinite(row["coarseness"])  # still scored from the polygon signals
+    curated, images, _ = make_curated(tmp_path, n=2)
+    (images / "0000.jpg").unlink()  # one photo of two missing: its persons get no image signals
+    run_flag(curated, images, tmp_path / "out", FlagParams(), workers=1)
+    flags = pd.read_parquet(tmp_path / "out" / "flags.parquet")
+    gone = flags[flags["image_id"] == 1]
+    assert len(gone) == 2 and flags.loc[flags["image_id"] == 2, "image_ok"].all()
+    for _, row in gone.iterrows():
+        assert row["reasons"].split(";")[-1] == "image_missing" and _no_signals(row)
+        assert np.isfinite(row["coarseness"])  # still scored from the polygon signals
+
+
+def test_images_folder_without_any_of_the_photos_is_an_error(tmp_path):
+    with pytest.raises(UserError, match=r"none of the 1 image files of .* is in this folder \(e.g. 'x.img'\)"):
+        _single(tmp_path, lambda p, b: None)
 
 
 def test_unreadable_and_truncated_images(tmp_path):

@@ -33,6 +33,7 @@ from portraitkit.annotate.clicks.instance import ImageObjects
 from portraitkit.annotate.clicks.sets import build_maps_from_crop, instance_set_lists
 from portraitkit.errors import UserError
 from portraitkit.curate.outputs import SPLITS, read_split
+from portraitkit.curate.validate import image_problems, segmentation_problem
 from portraitkit.io import read_parquet, write_json
 from portraitkit.outputs import check_output, stage_output
 from portraitkit.params import ClicksParams
@@ -69,6 +70,9 @@ def load_tasks(curated: Path, person_category_id: int) -> list[Task]:
             for key in ("width", "height"):
                 if _int(img.get(key), f"{path}: image {iid}: {key}") == 0:
                     raise UserError(f"{path}: image {iid}: {key}: must be > 0")
+            problems = image_problems(img)  # curate's validation: a hand-edited split file meets it too
+            if problems:
+                raise UserError(f"{path}: {problems[0]}")
             if iid in seen:
                 raise UserError(f"{path}: image {iid}: also in {seen[iid]}.json (an image belongs to one split)")
             seen[iid] = split
@@ -81,6 +85,10 @@ def load_tasks(curated: Path, person_category_id: int) -> list[Task]:
                 raise UserError(f"{path}: annotation {aid}: image_id: {iid!r} is not an image of this file")
             if "segmentation" not in ann:
                 raise UserError(f"{path}: annotation {aid}: segmentation: missing")
+            img = images[iid]
+            problem = segmentation_problem(ann["segmentation"], aid, int(img["height"]), int(img["width"]))
+            if problem:  # checked before pycocotools sees it (curate.validate)
+                raise UserError(f"{path}: {problem}")
             by_image.setdefault(iid, []).append(ann)
         for iid in sorted(images):
             anns = sorted(by_image.get(iid, []), key=lambda a: a["id"])

@@ -255,14 +255,35 @@ def run_flag(curated: Path, images: Path, out: Path, params: FlagParams, person_
     if not images.is_dir():
         raise UserError(f"{images}: images folder not found")
     jobs = load_jobs(Path(curated), images, person_category_id)
+    check_images_present(jobs, images, Path(curated))
     flags = score_jobs(jobs, params, workers or params.workers, progress=progress)
     images_df = image_summary(jobs, flags)
     summary = summarize(flags, images_df, params)
+    missing = [f"{s}.json" for s in SPLITS if not (Path(curated) / f"{s}.json").exists()]
+    summary["warnings"] = (
+        [f"{curated}: no {', '.join(missing)}: only the split files that exist were scored"] if missing else []
+    )
     with stage_output(out, "flag", [curated, images]) as tmp:
         write_parquet(tmp / "flags.parquet", flags)
         write_parquet(tmp / "images.parquet", images_df)
         write_json(tmp / "summary.json", summary)
     return summary
+
+
+def check_images_present(jobs: list[dict[str, Any]], images: Path, curated: Path) -> None:
+    """An ``--images`` folder holding none of the curated photos is a user mistake, not "no image signals"."""
+    paths = [job for job in jobs if job["path"] and not job["problem"]]
+    for job in paths:
+        try:
+            if Path(job["path"]).is_file():
+                return
+        except (OSError, ValueError):  # a name the file system cannot hold
+            continue
+    if paths:
+        raise UserError(
+            f"{images}: none of the {len(paths)} image files of {curated} is in this folder "
+            f"(e.g. {paths[0]['file_name'][:200]!r}): wrong --images folder?"
+        )
 
 
 def _finite(x: float) -> bool:
