@@ -115,4 +115,12 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         if isinstance(module, UpTransposed) and isinstance(module.bn, nn.BatchNorm2d):
             module.up = _fuse_conv_transpose_bn(module.up, module.bn)
             module.bn = nn.Identity()
+        # ENet's upsampling bottleneck: branch(up(x)) with the branch opening on a BatchNorm. Left as
+        # MUL + ADD after the transposed conv, ai-edge-quantizer gives the MUL constant per-channel
+        # scales on the wrong axis and LiteRT refuses the int8 file.
+        branch = getattr(module, "branch", None)
+        if (isinstance(getattr(module, "up", None), nn.ConvTranspose2d) and isinstance(branch, nn.Sequential)
+                and len(branch) and isinstance(branch[0], nn.BatchNorm2d)):
+            module.up = _fuse_conv_transpose_bn(module.up, branch[0])
+            branch[0] = nn.Identity()
     return model
