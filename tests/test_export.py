@@ -89,6 +89,8 @@ def test_export_writes_every_file_and_sane_device_rows(stage_outputs, tiny):
     for name in ("ios-ane", "ios-ane-w8"):
         row = rows[name]
         assert row["checks"]["io"]["status"] == PASS  # ML program, iOS 16, fp16 io: read from the package
+        if name == "ios-ane-w8":  # every conv weight stored in 8 bits, read from the MIL program
+            assert row["checks"]["weights"]["status"] == PASS, row["checks"]["weights"]
         if sys.platform != "darwin":
             assert row["verdict"] != PASS
             for check in ("parity", "latency"):

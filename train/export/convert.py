@@ -137,7 +137,8 @@ def export_coreml(model: nn.Module, samples: Sequence[torch.Tensor], fp16_path: 
     )
     ml.save(str(fp16_path))
     config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
-        mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=weight_threshold))
+        mode="linear_symmetric", dtype="int8", granularity="per_channel",
+        weight_threshold=weight_threshold - 1))  # coremltools quantises sizes *above* it; ours: from this size up
     cto.linear_quantize_weights(ml, config).save(str(w8_path))
 
 

@@ -248,6 +248,21 @@ def convert_all(model, meta: dict[str, Any], calib: np.ndarray, folder: Path, pa
     return errors, guard
 
 
+def coreml_weight_check(path: Path, p):
+    """8-bit weights of a Core ML package, read from its MIL program: one dequantising const per conv weight."""
+    from portraitkit.train.export.checks import FAIL, PASS, Check
+    from portraitkit.train.export.opsets import coreml_ops
+
+    ops = coreml_ops(path)
+    quantized = ops["constexpr_affine_dequantize"] + ops["constexpr_lut_to_dense"]
+    weighted = ops["conv"] + ops["conv_transpose"]
+    value = {"quantized_consts": quantized, "conv_ops": weighted, "weight_threshold": p.coreml_weight_threshold}
+    if quantized >= weighted:
+        return Check(PASS, f"{quantized} 8-bit weight consts for {weighted} (transposed) convs", value)
+    return Check(FAIL, f"only {quantized} of {weighted} (transposed) conv weights are 8-bit "
+                 f"(export.coreml_weight_threshold {p.coreml_weight_threshold} leaves the smaller ones in fp16)", value)
+
+
 def check_all(model, targets, folder: Path, errors: dict[str, str], parity_x: np.ndarray,
               parity_counts: dict[str, int], params, log: Callable[[str], None] = info) -> dict[str, dict[str, Any]]:
     """device.json rows: every target checked on its file in ``folder``."""
@@ -263,8 +278,10 @@ def check_all(model, targets, folder: Path, errors: dict[str, str], parity_x: np
     rows: dict[str, dict[str, Any]] = {}
     for target in targets:
         log(f"export: checking {target.name} ({target.file})")
+        extra = {"weights": coreml_weight_check(folder / target.file, p)} \
+            if target.format == "coreml" and target.precision == "w8" and (folder / target.file).is_dir() else None
         row = check_target(target, folder, errors.get(target.file), reference, samples, p.threshold,
-                           p.latency_runs, p.latency_warmup, p.threads)
+                           p.latency_runs, p.latency_warmup, p.threads, extra=extra)
         parity = row["checks"].get("parity")
         if parity is not None and "value" in parity:
             parity["value"]["splits"] = dict(parity_counts)
