@@ -36,21 +36,21 @@ def _default_signals() -> dict[str, Ramp]:
     return {
         # image signals
         "refine_biou": Ramp(good=0.80, bad=0.45, weight=2.0),
-        "refine_iou": Ramp(good=0.97, bad=0.85, weight=1.0),
-        "edge_alignment": Ramp(good=0.80, bad=0.50, weight=2.0),
-        "off_edge_frac": Ramp(good=0.05, bad=0.30, weight=1.0),
+        "refine_iou": Ramp(good=0.97, bad=0.85, weight=0.0),
+        "edge_alignment": Ramp(good=0.85, bad=0.50, weight=2.0),
+        "off_edge_frac": Ramp(good=0.05, bad=0.30, weight=3.0),
         "edge_contrast": Ramp(good=2.5, bad=1.0, weight=0.0),
         # polygon signals
         "vertex_density": Ramp(good=4.0, bad=0.8, weight=1.0),
         "longest_edge_rel": Ramp(good=0.25, bad=0.80, weight=1.0),
         "hull_gap": Ramp(good=0.25, bad=0.05, weight=0.0),
         "n_parts": Ramp(good=1.0, bad=4.0, weight=0.0),
-        "chord_rel": Ramp(good=0.0, bad=0.8, weight=0.5),
+        "vertex_spacing_rel": Ramp(good=0.08, bad=0.25, weight=3.0),
     }
 
 
 def _default_decisive() -> dict[str, DecisiveRamp]:
-    return {"chord_rel": DecisiveRamp(good=0.4, bad=1.6), "vertex_density": DecisiveRamp(good=4.0, bad=0.6),
+    return {"chord_rel": DecisiveRamp(good=0.0, bad=1.6), "vertex_density": DecisiveRamp(good=4.0, bad=0.6),
             "edge_contrast": DecisiveRamp(good=1.4, bad=0.9)}
 
 
@@ -60,7 +60,7 @@ IMAGE_SIGNALS = ("refine_biou", "refine_iou", "edge_alignment")
 
 
 class FlagParams(Section):
-    threshold: float = Field(0.56, ge=0.0, le=1.0, description="flagged = coarseness >= threshold.")
+    threshold: float = Field(0.53, ge=0.0, le=1.0, description="flagged = coarseness >= threshold.")
     reason_min: float = Field(
         0.5, ge=0.0, le=1.0, description="A signal is named in `reasons` of a flagged row when its badness >= this."
     )
