@@ -317,6 +317,23 @@ class DistributionsSection:
         return view(self, "How the kept images differ from the source, and how they are split.", blocks)
 
 
+def borderline(scored: pd.DataFrame, threshold: Any, k: int, exclude: set) -> pd.DataFrame:
+    """Up to ``k`` persons just at / above ``threshold`` and ``k`` just below it (not in ``exclude``), coarsest first.
+
+    ``scored`` has the numeric coarseness in ``_c``; without a numeric threshold the ``flagged`` column splits them.
+    """
+    rest = scored[~scored["annotation_id"].isin(exclude)]
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        above = rest["_c"] >= float(threshold)
+    elif "flagged" in rest.columns:
+        above = rest["flagged"].astype(bool)
+    else:
+        return rest.iloc[:0]
+    hi = rest[above].sort_values(["_c", "annotation_id"], ascending=[True, True], kind="stable").head(k)
+    lo = rest[~above].sort_values(["_c", "annotation_id"], ascending=[False, True], kind="stable").head(k)
+    return pd.concat([hi, lo]).sort_values(["_c", "annotation_id"], ascending=[False, True], kind="stable")
+
+
 class CoarseSection:
     id = "coarse"
     title = "Coarse masks"
@@ -383,6 +400,12 @@ class CoarseSection:
         blocks.append(legend)
         blocks.append(Gallery([self._item(ctx, r, signals) for _, r in most.iterrows()], "Most coarse",
                               "Highest coarseness first: blocky polygons, few vertices, masks that spill over the person."))
+        border = borderline(scored, summary.get("threshold"), max(1, n // 2),
+                            set(most["annotation_id"]) | set(least["annotation_id"]))
+        if len(border):
+            blocks.append(Gallery([self._item(ctx, r, signals) for _, r in border.iterrows()], "Around the threshold",
+                                  "The persons just above the threshold (flagged, red) and just below it (kept, green), "
+                                  "coarsest first: judge the threshold by these."))
         blocks.append(Gallery([self._item(ctx, r, signals) for _, r in least.iterrows()], "Least coarse",
                               "Lowest coarseness first: the masks the flags trust most."))
         return view(self, "The person masks the flag stage scores as most and least coarse, drawn over the photo.", blocks)

@@ -295,3 +295,14 @@ def test_tool_settings_do_not_change_the_fingerprint(full_inputs, tmp_path):
     p.review.port = int(p.review.port) + 1
     b = _build(full_inputs, tmp_path / "b", p)
     assert a.fingerprint == b.fingerprint
+
+
+def test_borderline_persons_sit_on_both_sides_of_the_threshold():
+    from portraitkit.reports.sections import borderline
+
+    c = [0.05, 0.2, 0.45, 0.49, 0.5, 0.51, 0.7, 0.95]
+    scored = pd.DataFrame({"annotation_id": range(1, 9), "_c": c, "flagged": [x >= 0.5 for x in c]})
+    b = borderline(scored, 0.5, 2, exclude={8, 1})  # the extremes are shown elsewhere
+    assert b["annotation_id"].tolist() == [6, 5, 4, 3]  # two just above (flagged), two just below, coarsest first
+    assert borderline(scored, None, 1, set())["annotation_id"].tolist() == [5, 4]  # no threshold: the flag splits
+    assert borderline(scored, 0.99, 2, set())["annotation_id"].tolist() == [8, 7]  # nothing above it
