@@ -231,8 +231,13 @@ def curve_chart(runs: list[Run], curve: str, ylabel: str, title: str) -> str:
             df = run.curves.get(curve)
             if df is None:
                 continue
-            style = {"marker": "o", "markersize": 3} if len(df) <= 30 else {}
-            ax.plot(df["step"], df["value"], color=RUN_COLOURS[i % len(RUN_COLOURS)], lw=1.4, label=run.name, **style)
+            colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+            if len(df) <= 30:
+                ax.plot(df["step"], df["value"], color=colour, lw=1.4, marker="o", markersize=3, label=run.name)
+            else:  # per-step values are noisy: faint, with their running mean on top
+                ax.plot(df["step"], df["value"], color=colour, lw=0.6, alpha=0.25)
+                mean = df["value"].rolling(max(5, len(df) // 40), min_periods=1).mean()
+                ax.plot(df["step"], mean, color=colour, lw=1.6, label=f"{run.name} (running mean)")
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)

@@ -175,7 +175,8 @@ def test_cli_train_and_evaluate_options(stage_outputs, runs, tmp_path):
                                    "--evaluate", str(runs.evaluate)])
     assert res.exit_code == 0, res.output
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert "main: worst predictions" in html and "Stage not run" not in html
+    training = html.split('id="training"', 1)[1].split("<section", 1)[0]
+    assert "main: worst predictions" in training and "Stage not run" not in training
     for option in ("--train", "--evaluate"):
         bad = CliRunner().invoke(app, ["--out", str(tmp_path / "bad"), *base, option, str(tmp_path / "nope")])
         assert bad.exit_code != 0 and isinstance(bad.exception, UserError)
