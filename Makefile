@@ -52,6 +52,9 @@ bench: setup
 	$(BIN)/python bench/clicks_speed.py
 	$(BIN)/python bench/clicks_noc.py
 	$(BIN)/python bench/augment_speed.py
+	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/export_latency.py
+	$(BIN)/python bench/train_real_portraits.py
 
 clean-data:
 	rm -rf data
