@@ -62,13 +62,16 @@ def labelled_folders(work: Path, labels: pd.DataFrame, realdata: Path = REALDATA
 
     out: dict[str, tuple[Path, Path]] = {}
     for source, fname in SOURCES.items():
-        ids = set(labels.loc[labels["source"] == source, "image_id"].astype(int))
+        aids = set(labels.loc[labels["source"] == source, "annotation_id"].astype(int))
         src = Path(realdata) / source / fname
-        if not ids or not src.exists():
+        if not aids or not src.exists():
             continue
         d = Path(work) / f"labelled-{source}"
         d.mkdir(parents=True, exist_ok=True)
         coco = json.loads(src.read_text())
+        # the images that hold the labelled annotations (by the annotation's own image_id: a label row's
+        # image_id may be mistyped, the annotation id is what was labelled)
+        ids = {int(a["image_id"]) for a in coco["annotations"] if int(a["id"]) in aids}
         sub = {"images": [im for im in coco["images"] if int(im["id"]) in ids],
                "annotations": [a for a in coco["annotations"] if int(a["image_id"]) in ids],
                "categories": coco["categories"]}
