@@ -136,10 +136,11 @@ def test_user_errors_are_one_line(curated, tmp_path, monkeypatch, capsys):
     assert code == 2 and "--strategies" in err and "xu9" in err and "multipoint" in err
     data["annotations"][0]["segmentation"] = {"size": [3, 3], "counts": [9]}
     (bad / "val.json").write_text(json.dumps(data))
-    # raised inside a worker process: still one line
+    # caught by the validation curate shares (curate/validate.py) before any worker starts: one line
     code, err = _run_main(["clicks", "--curated", str(bad), "--out", str(tmp_path / "o"), "--workers", "2"],
                           monkeypatch, capsys)
-    assert code == 2 and "differs from the image size" in err and "Traceback" not in err
+    assert code == 2 and "disagrees with image size" in err and "Traceback" not in err
+    assert err.strip().count("\n") <= 1  # the params line, then the one-line error
     (bad / "val.json").write_text("{not json")
     code, err = _run_main(["clicks", "--curated", str(bad), "--out", str(tmp_path / "o")], monkeypatch, capsys)
     assert code == 2 and "malformed JSON" in err

@@ -21,8 +21,10 @@ from portraitkit.reports.collect import ReportInputs, as_list, collect, reason_l
 from portraitkit.reports.sections import SECTIONS, funnel_steps, headline
 from portraitkit.reports.stage import build_report
 
-ALL_SECTIONS = ["funnel", "distributions", "coarse", "examples", "clicks", "augmentation", "training", "identity"]
-MODEL_SECTIONS = {"training"}  # sections of the train / evaluate runs: tests/test_report_training.py
+ALL_SECTIONS = ["funnel", "distributions", "coarse", "examples", "clicks", "augmentation", "training", "device",
+                "identity"]
+# sections of the train / evaluate / export runs: tests/test_report_training.py, tests/test_export.py
+MODEL_SECTIONS = {"training", "device"}
 STAGES = ("curated", "flags", "clicks", "augmented")
 
 
@@ -152,21 +154,22 @@ def test_missing_stages_show_a_note(stage_outputs, tmp_path):
     result = _build(inputs_of(stage_outputs, stages=("curated",)), tmp_path / "out")
     available = dict(result.sections)
     assert available == {"funnel": True, "distributions": True, "coarse": False, "examples": True,
-                         "clicks": False, "augmentation": False, "training": False, "identity": True}
+                         "clicks": False, "augmentation": False, "training": False, "device": False,
+                         "identity": True}
     html = result.html.read_text(encoding="utf-8")
-    assert html.count("Stage not run") == 4
+    assert html.count("Stage not run") == 5
     m = json.loads((tmp_path / "out/metrics.json").read_text())
     assert "kept_images" in m and "flagged_fraction" not in m and "click_sets" not in m
 
 
 def test_nothing_run_still_renders(stage_outputs, tmp_path):
     result = _build(inputs_of(stage_outputs, stages=()), tmp_path / "out")
-    assert [ok for _, ok in result.sections] == [False] * 7 + [True]
+    assert [ok for _, ok in result.sections] == [False] * 8 + [True]
     assert json.loads((tmp_path / "out/metrics.json").read_text()) == {FILE_KEY: "report"}  # only the ownership key
     # DVC expects every declared plot to exist
     assert len(list((tmp_path / "out/plots").glob("*.csv"))) == 5
     html = result.html.read_text(encoding="utf-8")
-    assert html.count("Stage not run") == 7 and "no stage output found" in html
+    assert html.count("Stage not run") == 8 and "no stage output found" in html
 
 
 def test_missing_photo_becomes_a_placeholder_not_a_broken_image(stage_outputs, tmp_path):

@@ -18,7 +18,7 @@ class TrainParams(Section):
     input_size: int = Field(128, ge=16, le=1024, description="Square letterboxed input side (multiple of the arch's stride).")
     batch_size: int = Field(8, ge=1, le=512, description="Images per optimisation step.")
     steps: int = Field(200, ge=1, description="Optimisation steps (the whole budget).")
-    lr: float = Field(2e-3, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
+    lr: float = Field(5e-3, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
     weight_decay: float = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay.")
     warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps before the cosine decay.")
     dice_weight: float = Field(1.0, ge=0.0, description="Loss = BCE + this x soft Dice (both ignore pixels 255).")
