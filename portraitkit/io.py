@@ -95,17 +95,25 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
         tmp.write_text(dumps_json(obj, indent=indent), encoding="utf-8")
 
 
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """A file's bytes, or a one-line UserError naming it (missing, a folder, unreadable)."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, turning parse errors into a one-line UserError naming the file."""
     import orjson
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    data = read_bytes(path)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -115,14 +123,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def read_text(path: str | os.PathLike) -> str:
     """A UTF-8 text file (params, CSV), or a one-line UserError naming the file and the first bad byte."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a folder, expected a file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = read_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
