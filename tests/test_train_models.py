@@ -92,3 +92,39 @@ def test_letterbox_round_trip():
     back = unletterbox(boxed.astype(np.float32) * (boxed != 255), lb)
     assert back.shape == (30, 60)
     assert ((back > 0.5) == (mask == 1)).mean() > 0.97
+
+
+def test_no_ops_outside_the_mobile_delegates():
+    """Nearest resize (not in XNNPACK) and padded max-pools (a -inf PADV2 in TFLite) are kept out of every model."""
+    for arch in ARCHITECTURES:
+        for m in build_model(arch).modules():
+            assert not (isinstance(m, torch.nn.Upsample) and m.mode == "nearest"), arch
+            assert not (isinstance(m, torch.nn.MaxPool2d) and m.padding not in (0, (0, 0))), arch
+
+
+def test_squeezenet_zero_padded_pool_equals_padded_max_pool():
+    torch.manual_seed(0)
+    model = build_model("squeezenet_sharpmask").eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        ours = model(x)
+        model.pool = torch.nn.MaxPool2d(3, stride=2, padding=1)  # the -inf padded pool it replaces
+        assert torch.equal(ours, model(x))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_tflite_ops_are_xnnpack_builtins(arch, tmp_path):
+    """The fp32 TFLite file (the project's own conversion) holds only ops of the android-cpu target, no layout transposes."""
+    from portraitkit.train.export import convert
+    from portraitkit.train.export.opsets import tflite_ops
+    from portraitkit.train.export.targets import load_targets
+
+    torch.manual_seed(0)
+    size = 2 * SIZE_MULTIPLE[arch]
+    model = convert.prepare(build_model(arch).eval())
+    path = tmp_path / "model.tflite"
+    convert.export_tflite_fp32(model, [torch.rand(1, 3, size, size)], path)
+    allowed = set(load_targets(["android-cpu"])[0].allowed_ops)
+    ops = set(tflite_ops(path))
+    assert ops and ops <= allowed, sorted(ops - allowed)
+    assert "TRANSPOSE" not in ops  # NHWC throughout (a constant pad litert-torch cannot rewrite adds two)

@@ -1,9 +1,12 @@
 """``enet``: ENet (Paszke et al. 2016): initial block, bottlenecks with asymmetric and dilated convs.
 
 Replacements for mobile runtimes (and why):
-- Max-unpooling (the decoder's main branch in the paper) -> nearest x2 upsampling after the 1x1
-  conv. MaxUnpool has no TFLite builtin, no Core ML / Neural Engine op, and needs the encoder's
-  pooling indices as a tensor; nearest resize is a builtin everywhere and quantises exactly.
+- Max-unpooling + 1x1 conv (the decoder's main branch in the paper) -> one 2x2 stride-2
+  transposed conv (+BN). MaxUnpool has no TFLite builtin, no Core ML / Neural Engine op, and needs
+  the encoder's pooling indices as a tensor. Nearest x2 upsampling (RESIZE_NEAREST_NEIGHBOR) is not
+  run by TFLite's XNNPACK delegate (phone CPU), and pixel shuffle (DEPTH_TO_SPACE) is outside the
+  Neural Engine op list; TRANSPOSE_CONV / conv_transpose is run by XNNPACK, the GPU delegate and
+  Core ML, quantises per channel, and contains 1x1 conv + nearest x2 as the case of four equal taps.
   The extension branch keeps the paper's transposed conv.
 - The downsampling main branch's zero channel padding -> a 1x1 conv after the max-pool (no
   constant Concat/Pad, and static shapes for any channel count).
@@ -67,12 +70,13 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    """Upsampling bottleneck: main = 1x1 conv + nearest x2 (for max-unpooling), extension = transposed conv."""
+    """Upsampling bottleneck: main = 2x2 s2 transposed conv (for max-unpooling), extension = transposed conv."""
 
     def __init__(self, cin: int, cout: int, dropout: float = 0.1):
         super().__init__()
         r = max(4, cin // 4)
-        self.main = nn.Sequential(conv_bn(cin, cout, 1, relu=False), nn.Upsample(scale_factor=2, mode="nearest"))
+        # Sequential (conv, BN): fold_batchnorm folds the BN into the transposed conv.
+        self.main = nn.Sequential(nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), nn.BatchNorm2d(cout))
         self.reduce = conv_bn(cin, r, 1)
         self.up = nn.ConvTranspose2d(r, r, 2, stride=2, bias=False)
         self.branch = nn.Sequential(nn.BatchNorm2d(r), nn.ReLU(), conv_bn(r, cout, 1, relu=False), nn.Dropout2d(dropout))

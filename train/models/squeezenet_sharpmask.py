@@ -1,6 +1,9 @@
 """``squeezenet_sharpmask``: a SqueezeNet (1.1 layout) fire-module encoder with SharpMask refinement.
 
-Encoder: stride-2 conv, then fire modules between stride-2 max-pools (H/4, H/8, H/16).
+Encoder: stride-2 conv, then fire modules between stride-2 max-pools (H/4, H/8, H/16). Each 3x3
+max-pool (``ZeroPadMaxPool``) takes post-ReLU features (>= 0), so a 1-pixel border of zeros gives the
+same values as a padded max-pool's -inf border, without the PADV2 (-inf constant) that TFLite's
+XNNPACK delegate does not run.
 The coarse mask features at H/16 are refined top-down (Pinheiro et al. 2016): at each scale
 a refinement module upsamples the top-down features x2 (bilinear, align_corners=False: a builtin
 resize in TFLite, ONNX and Core ML), reduces the skip feature with a 3x3 conv, concatenates both
@@ -12,6 +15,7 @@ multiples of 16.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from portraitkit.train.models.blocks import BoundedLogits, ch, conv_bn
@@ -27,6 +31,22 @@ class Fire(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.squeeze(x)
         return torch.cat([self.e1(s), self.e3(s)], dim=1)
+
+
+class ZeroPadMaxPool(nn.Module):
+    """= ``MaxPool2d(3, stride=2, padding=1)`` on non-negative inputs (ReLU outputs), with a zero border.
+
+    The border is concatenated (rows, then columns of zeros) rather than padded: litert-torch's NHWC
+    layout pass does not rewrite a constant pad here and wraps each in two TRANSPOSEs, while a
+    CONCATENATION stays NHWC. A padded max-pool pads with -inf (PADV2: not run by XNNPACK).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        rows = x.new_zeros((n, c, 1, w))
+        x = torch.cat([rows, x, rows], dim=2)
+        cols = x.new_zeros((n, c, h + 2, 1))
+        return F.max_pool2d(torch.cat([cols, x, cols], dim=3), 3, stride=2)
 
 
 class Refine(nn.Module):
@@ -49,7 +69,7 @@ class SqueezeNetSharpMask(nn.Module):
         w = width * 0.5
         c1 = ch(64, w)
         self.conv1 = conv_bn(in_channels, c1, 3, stride=2)  # H/2
-        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.pool = ZeroPadMaxPool()
         self.stage1 = nn.Sequential(Fire(c1, ch(16, w), ch(64, w)), Fire(2 * ch(64, w), ch(16, w), ch(64, w)))  # H/4
         self.stage2 = nn.Sequential(Fire(2 * ch(64, w), ch(32, w), ch(128, w)), Fire(2 * ch(128, w), ch(32, w), ch(128, w)))  # H/8
         self.stage3 = nn.Sequential(
