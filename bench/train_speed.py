@@ -36,7 +36,7 @@ def step_seconds(arch: str, size: int, channels: int, batch: int, device: str, t
     import torch
 
     from portraitkit.train.models import build_model
-    from portraitkit.train.training import masked_loss
+    from portraitkit.train.training import masked_loss, optimizer_step
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -54,14 +54,7 @@ def step_seconds(arch: str, size: int, channels: int, batch: int, device: str, t
         t0 = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
             loss = masked_loss(model(x), y, 1.0)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
+        optimizer_step(loss, opt, scaler)
         if cuda:
             torch.cuda.synchronize()
         if i >= warmup:

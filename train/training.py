@@ -514,6 +514,18 @@ class TrainingInterrupted(RuntimeError):
     """Raised by the ``stop_after`` seam of :func:`train` (a test stand-in for a killed run)."""
 
 
+def optimizer_step(loss, opt, scaler) -> None:
+    """One backward + AdamW step; through the GradScaler when mixed precision is on (CUDA)."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+
+
 def _owned(out: Path) -> bool:
     from portraitkit.outputs import read_marker
 
@@ -761,14 +773,7 @@ def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, a
             with torch.autocast(device_type="cuda", dtype=torch.float16) if amp else contextlib.nullcontext():
                 logits = model(xt)
             loss = masked_loss(logits.float(), yt, p.dice_weight)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimizer_step(loss, opt, scaler)
             loss_value = loss.detach()
             if dist.world > 1:
                 import torch.distributed as tdist
