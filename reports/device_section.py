@@ -62,11 +62,15 @@ def target_rows(run: ExportRun) -> list[list[Any]]:
     rows = []
     for name, row in run.device["targets"].items():
         size = row.get("size_bytes")
+        notes = list(row.get("reasons") or [])
+        stored = (row.get("checks") or {}).get("stored_weights")
+        if stored and stored.get("status") == "pass":  # the one Core ML number measurable off macOS
+            notes.append(f"stored_weights: {stored.get('reason', '')}")
         rows.append([
             run.name, name, row.get("file", ""), VERDICT_LABEL.get(row.get("verdict"), str(row.get("verdict"))),
             _num(size / 1e6 if isinstance(size, (int, float)) else None, ".3f"), _num(row.get("iou"), ".4f"),
             _num(row.get("max_dp"), ".4f"), _num(row.get("latency_median_ms"), ".2f"), _num(row.get("latency_p90_ms"), ".2f"),
-            "; ".join(row.get("reasons") or []) or "–",
+            "; ".join(notes) or "–",
         ])
     return rows
 

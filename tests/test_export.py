@@ -91,6 +91,10 @@ def test_export_writes_every_file_and_sane_device_rows(stage_outputs, tiny):
         assert row["checks"]["io"]["status"] == PASS  # ML program, iOS 16, fp16 io: read from the package
         if name == "ios-ane-w8":  # every conv weight stored in 8 bits, read from the MIL program
             assert row["checks"]["weights"]["status"] == PASS, row["checks"]["weights"]
+        # the stored weights, loaded back into the PyTorch model, scored on the parity images (any system)
+        stored = row["checks"]["stored_weights"]
+        assert stored["status"] in (PASS, "fail") and stored["value"]["images"] >= 20, stored
+        assert (stored["status"] == PASS) == (stored["value"]["iou"] >= load_targets([name])[0].min_iou)
         if sys.platform != "darwin":
             assert row["verdict"] != PASS
             for check in ("parity", "latency"):
@@ -102,6 +106,32 @@ def test_export_writes_every_file_and_sane_device_rows(stage_outputs, tiny):
 def test_coreml_parity_runs_on_macos(tiny):  # pragma: no cover - Linux CI
     row = read_json(tiny[2] / "device.json")["targets"]["ios-ane"]
     assert row["checks"]["parity"]["status"] != NOT_HERE and row["iou"] is not None
+
+
+def test_stored_coreml_weights_load_back_into_the_model(tiny):
+    """fp16 weights read from the package equal the exported (BN-folded) model's to fp16 precision, 8-bit
+    ones to 8-bit precision; a package of another model is refused, not silently mis-loaded."""
+    from portraitkit.train.checkpoint import load_checkpoint
+    from portraitkit.train.export.convert import prepare
+    from portraitkit.train.export.coreml_weights import WeightMappingError, convs_in_call_order, with_stored_weights
+
+    _, model_path, out = tiny
+    model, meta = load_checkpoint(model_path)
+    prepared = prepare(model)
+    sample = (torch.zeros(1, int(meta["in_channels"]), int(meta["input_size"]), int(meta["input_size"])),)
+    before = [m.weight.detach().clone() for m in convs_in_call_order(prepared, sample)]
+    errors = {}
+    for name, bound in ((C.COREML_FP16, 2e-3), (C.COREML_W8, 2e-2)):
+        loaded = with_stored_weights(prepared, out / name, sample)
+        after = [m.weight.detach() for m in convs_in_call_order(loaded, sample)]
+        rel = max(float((a - b).norm() / b.norm().clamp_min(1e-12)) for a, b in zip(after, before))
+        errors[name] = rel
+        assert rel <= bound, (name, rel)
+    assert 0 < errors[C.COREML_FP16] < errors[C.COREML_W8]  # 8 bits lose more than fp16, and neither is a no-op
+    assert all(torch.equal(m.weight, b) for m, b in zip(convs_in_call_order(prepared, sample), before))  # a copy
+    other = prepare(nn.Sequential(nn.Conv2d(int(meta["in_channels"]), 4, 3, padding=1), nn.Conv2d(4, 1, 1)))
+    with pytest.raises(WeightMappingError, match="convs in the package"):
+        with_stored_weights(other, out / C.COREML_FP16, sample)
 
 
 def test_ops_check_fails_an_op_outside_the_target(tiny):

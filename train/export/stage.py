@@ -263,6 +263,27 @@ def coreml_weight_check(path: Path, p):
                  f"(export.coreml_weight_threshold {p.coreml_weight_threshold} leaves the smaller ones in fp16)", value)
 
 
+def coreml_stored_weights_check(prepared, path: Path, target, parity_x: np.ndarray, reference, threshold: float):
+    """The package's stored weights put back into the (BN-folded) PyTorch model, scored against the
+    trained model on the parity images: the error of the weights alone, checkable off macOS."""
+    import torch
+
+    from portraitkit.train.export.checks import FAIL, NOT_HERE, PASS, Check, parity
+    from portraitkit.train.export.coreml_weights import WeightMappingError, with_stored_weights
+
+    sample = (torch.from_numpy(np.ascontiguousarray(parity_x[:1])),)
+    try:
+        loaded = with_stored_weights(prepared, path, sample)
+    except WeightMappingError as exc:
+        return Check(NOT_HERE, f"not checkable here: the package's weights do not map onto the model ({exc})")
+    result = parity(reference, list(_logits(loaded, parity_x)[:, None]), threshold)
+    ok = result["iou"] >= target.min_iou
+    reason = (f"stored {target.precision} weights in the PyTorch model: mask IoU {result['iou']:.4f} "
+              f"{'>=' if ok else '<'} {target.min_iou:g} over {result['images']} images (worst {result['worst_iou']:.4f}, "
+              f"max |dp| {result['max_dp']:.4f}); the weights' error only, Core ML's fp16 arithmetic runs on macOS")
+    return Check(PASS if ok else FAIL, reason, result)
+
+
 def check_all(model, targets, folder: Path, errors: dict[str, str], parity_x: np.ndarray,
               parity_counts: dict[str, int], params, log: Callable[[str], None] = info) -> dict[str, dict[str, Any]]:
     """device.json rows: every target checked on its file in ``folder``."""
@@ -275,11 +296,19 @@ def check_all(model, targets, folder: Path, errors: dict[str, str], parity_x: np
     samples = [(parity_x[i : i + 1],) for i in range(len(parity_x))]
     reference = list(_logits(model, parity_x)[:, None])  # the PyTorch model as trained (BatchNorm not folded)
     split_note = ", ".join(f"{n} {s}" for s, n in parity_counts.items())
+    prepared = None
     rows: dict[str, dict[str, Any]] = {}
     for target in targets:
         log(f"export: checking {target.name} ({target.file})")
-        extra = {"weights": coreml_weight_check(folder / target.file, p)} \
-            if target.format == "coreml" and target.precision == "w8" and (folder / target.file).is_dir() else None
+        extra = None
+        if target.format == "coreml" and (folder / target.file).is_dir():
+            from portraitkit.train.export.convert import prepare
+
+            prepared = prepared if prepared is not None else prepare(model)
+            extra = {"stored_weights": coreml_stored_weights_check(prepared, folder / target.file, target, parity_x,
+                                                                   reference, p.threshold)}
+            if target.precision == "w8":
+                extra["weights"] = coreml_weight_check(folder / target.file, p)
         row = check_target(target, folder, errors.get(target.file), reference, samples, p.threshold,
                            p.latency_runs, p.latency_warmup, p.threads, extra=extra)
         parity = row["checks"].get("parity")
