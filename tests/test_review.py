@@ -303,7 +303,10 @@ def test_cli_database_cannot_start(mongo_env, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where FiftyOne's database_dir should be")
     proc = run_cli(["review", "pull", "--out", str(tmp_path / "d.csv")],
-                   {"FIFTYONE_DATABASE_URI": None, "FIFTYONE_DATABASE_DIR": str(blocker / "mongo")}, timeout=180)
+                   # FIFTYONE_PRIVATE_DATABASE_PORT: a FiftyOne that started its own mongod passes the port on to its
+                   # children, which then connect there instead of starting theirs: never inherit it here
+                   {"FIFTYONE_DATABASE_URI": None, "FIFTYONE_PRIVATE_DATABASE_PORT": None,
+                    "FIFTYONE_DATABASE_DIR": str(blocker / "mongo")}, timeout=180)
     line = _one_line_error(proc)
     assert "FiftyOne's own MongoDB did not start" in line
 

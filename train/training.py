@@ -616,7 +616,8 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
     p = params.train
     if p.interactive and clicks is None:
         raise UserError("train.interactive: an interactive model needs --clicks (the clicks stage's --out folder)")
-    check_output(out, STAGE, [curated, images, clicks, flags, augmented], legacy=_owned)  # before any work
+    inputs = [curated, images, clicks, flags, augmented]
+    check_output(out, STAGE, inputs, legacy=_owned)  # before any work
     if p.input_size % SIZE_MULTIPLE[p.arch]:
         raise UserError(f"train.input_size: {p.input_size} must be a multiple of {SIZE_MULTIPLE[p.arch]} for {p.arch}")
     if p.coarse_policy != "keep" and flags is None:
@@ -662,7 +663,7 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
         tdist.init_process_group("nccl" if cuda else "gloo")
     try:
         return _fit(curated, out, params, data, val, channels, device, amp, dist, policy, aug_counts, fingerprint,
-                    digest, data_digest, resume, stop_after, build_model, count_params_macs, save_checkpoint, FORMAT)
+                    digest, data_digest, resume, stop_after, build_model, count_params_macs, save_checkpoint, FORMAT, inputs)
     finally:
         if dist.world > 1:
             import torch.distributed as tdist
@@ -671,7 +672,8 @@ def train(curated: Path, images: Path, out: Path, params, clicks: Path | None = 
 
 
 def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, aug_counts, fingerprint, digest,
-         data_digest, resume, stop_after, build_model, count_params_macs, save_checkpoint, FORMAT) -> dict[str, Any]:
+         data_digest, resume, stop_after, build_model, count_params_macs, save_checkpoint, FORMAT,
+         inputs: list | None = None) -> dict[str, Any]:
     import torch
 
     from portraitkit.cli_common import progress_bar
@@ -834,7 +836,7 @@ def _fit(curated, out, params, data, val, channels, device, amp, dist, policy, a
     }
     # Timing, device and world size are execution facts: kept out of metrics.json so equal runs write equal bytes.
     timing = {"seconds_per_step": seconds / steps_run, "device": device, "amp": amp, "world_size": dist.world}
-    with stage_output(out, STAGE, [curated], legacy=_owned) as tmp:
+    with stage_output(out, STAGE, inputs or [curated], legacy=_owned) as tmp:
         save_checkpoint(tmp / "model.pt", module, meta)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "timing.json", timing)
