@@ -114,8 +114,10 @@ def test_predictions_curves_and_page(stage_outputs, runs, tmp_path):
         n_worst = min(PREDICTION_EXAMPLES, len(per))
         assert len(worst) == n_worst and len(best) == min(PREDICTION_EXAMPLES, len(per) - n_worst)
         assert [it.title for it in worst] == [f"image {i}" for i in per["image_id"].head(n_worst)]
-        if best:
-            assert best[0].title == f"image {per['image_id'].iloc[-1]}"
+        if best:  # highest IoU of the images not shown as worst; ties go to the lower image id
+            rest = per[~per["image_id"].isin(per["image_id"].head(n_worst))]
+            top = rest[rest["iou"] == rest["iou"].max()]["image_id"].min()
+            assert best[0].title == f"image {top}"
         assert all(it.src.startswith("data:image/jpeg;base64,") for it in worst + best)
         assert worst[0].chips[0] == ("IoU", f"{per['iou'].iloc[0]:.3f}")
     figures = {f.alt: f for f in _blocks(view, Figure)}

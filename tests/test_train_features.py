@@ -118,7 +118,7 @@ def test_resume_after_interruption_gives_the_same_bytes(stage_outputs, tmp_path)
     with pytest.raises(training.TrainingInterrupted):
         training.train(stage_outputs.curated, stage_outputs.images, cut, params, stop_after=3)
     other = params.model_copy(deep=True)
-    other.train = other.train.model_copy(update={"lr": 0.01})
+    other.train = other.train.model_copy(update={"lr": params.train.lr * 2})  # any lr but the trained one
     with pytest.raises(UserError, match="other params digest"):
         training.train(stage_outputs.curated, stage_outputs.images, cut, other, resume=True)
 
