@@ -18,8 +18,8 @@
    mIoU (mean of person and background IoU) and Boundary IoU. Target: ``sharp`` person IoU >= 0.85.
 5. ``portraitkit report --train --evaluate`` over the runs (``<work>/report/index.html``).
 
-Every number is printed as a table and written as JSON (``--out``). The default run fits in about 20
-minutes on 2 CPU cores; ``--steps`` sets the budget per run, ``--minutes`` derives it from a measured step.
+Every number is printed as a table and written as JSON (``--out``). The default run takes about 7
+minutes on an idle 2-core machine (each training run about 85 s at 96², one thread); ``--steps`` sets the budget per run, ``--minutes`` derives it from a measured step.
 
     .venv/bin/python bench/train_real_portraits.py [--steps 900 | --minutes 13] [--runs sharp,coarse-keep,...]
         [--input-size 96] [--lr 0.006] [--variants 3] [--threads 1] [--work /tmp/train_real_portraits] [--out FILE]
