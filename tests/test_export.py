@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +45,32 @@ def tiny(stage_outputs, tmp_path_factory):
     run_portraitkit("export", "--model", model, "--curated", stage_outputs.curated, "--images", stage_outputs.images,
                     "--out", root / "out", "--params", path)
     return path, model, root / "out"
+
+
+def test_exported_files_carry_no_checkout_path_date_or_random_id(tiny):
+    # the same checkpoint must give the same bytes from any folder, on any day (export.json's sha256)
+    import json
+    import uuid
+
+    import onnx
+    from coremltools.proto import Model_pb2
+
+    from portraitkit.train.export.convert import CONVERSION_DATE_KEY, STACK_TRACE_KEY
+
+    _, _, out = tiny
+    proto = onnx.load(str(out / C.ONNX))
+    keys = {m.key for n in proto.graph.node for m in n.metadata_props}
+    assert STACK_TRACE_KEY not in keys and "pkg.torch.onnx.name_scopes" in keys  # only the traces went
+    assert str(Path(__file__).resolve().parents[1]).encode() not in (out / C.ONNX).read_bytes()
+    for package in C.PACKAGES:
+        manifest = json.loads((out / package / "Manifest.json").read_text())
+        for item_id, entry in manifest["itemInfoEntries"].items():
+            assert item_id == str(uuid.uuid5(uuid.NAMESPACE_URL, f"portraitkit-mlpackage:{entry['path']}"))
+        root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
+        spec = Model_pb2.Model()
+        spec.ParseFromString((out / package / "Data" / root["path"]).read_bytes())
+        assert CONVERSION_DATE_KEY not in spec.description.metadata.userDefined
+        assert "com.github.apple.coremltools.version" in spec.description.metadata.userDefined
 
 
 def test_export_writes_every_file_and_sane_device_rows(stage_outputs, tiny):

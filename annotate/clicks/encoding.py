@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
+
+from portraitkit.annotate.clicks.instance import precise_edt
 
 
 def _points(points: Iterable[Sequence[int]] | np.ndarray | None, height: int, width: int) -> np.ndarray:
@@ -35,7 +36,7 @@ def click_distance(height: int, width: int, points, truncate: float = 255.0) -> 
         return np.full((height, width), float(truncate), np.float32)
     img = np.ones((height, width), np.uint8)
     img[pts[:, 1], pts[:, 0]] = 0
-    dt = cv2.distanceTransform(img, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    dt = precise_edt(img)
     return np.minimum(dt, np.float32(truncate))
 
 

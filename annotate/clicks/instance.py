@@ -33,16 +33,31 @@ from portraitkit.annotate.clicks.disks import disk_n, last_step
 Pred = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+_SNAP_BELOW = np.float32(2000.0)  # float32 d**2 stays within 0.5 of its integer below this
+
+
+def precise_edt(img: np.ndarray) -> np.ndarray:
+    """cv2's exact L2 distance of each nonzero pixel to the nearest zero pixel, snapped to
+    sqrt(integer). cv2 leaves the last bit of some distances to the input buffer's memory alignment,
+    so the same mask gave 4.9999995 in one process and 5.0 in another: floors and argmax ties (the
+    next click) then differed from run to run. Distances of 2000 px or more (and cv2's "no zero
+    pixel" value) are left as cv2 gives them."""
+    dt = cv2.distanceTransform(img, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    near = dt < _SNAP_BELOW
+    dt[near] = np.sqrt(np.rint(np.square(dt[near], dtype=np.float64))).astype(np.float32)
+    return dt
+
+
 def edt_inside(mask: np.ndarray) -> np.ndarray:
     """Distance of each nonzero pixel to the nearest zero pixel, the outside of the array being zero."""
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return precise_edt(padded)[1:-1, 1:-1]
 
 
 def edt_outside(mask: np.ndarray) -> np.ndarray:
     """Distance of each zero pixel to the nearest nonzero pixel (huge when there is none)."""
     inv = (mask == 0).astype(np.uint8)
-    return cv2.distanceTransform(inv, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return precise_edt(inv)
 
 
 class Candidates:

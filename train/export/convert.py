@@ -68,7 +68,26 @@ def export_onnx(model: nn.Module, samples: Sequence[torch.Tensor], path: Path) -
         output_names=[OUTPUT_NAME], verbose=False, report=False,
     )
     program.save(str(path))
+    _drop_stack_traces(path)
     onnx.checker.check_model(str(path))
+
+
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+
+
+def _drop_stack_traces(path: Path) -> None:
+    """Drop the exporter's per-node Python stack traces: they hold the absolute paths of this checkout
+    and its venv, so the same model exported from another folder gave other bytes."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    nodes = list(proto.graph.node) + [n for f in proto.functions for n in f.node]
+    for node in nodes:
+        kept = [m for m in node.metadata_props if m.key != STACK_TRACE_KEY]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(proto, str(path))
+
 
 
 # --------------------------------------------------------------------------------- TFLite
@@ -140,6 +159,37 @@ def export_coreml(model: nn.Module, samples: Sequence[torch.Tensor], fp16_path: 
         mode="linear_symmetric", dtype="int8", granularity="per_channel",
         weight_threshold=weight_threshold - 1))  # coremltools quantises sizes *above* it; ours: from this size up
     cto.linear_quantize_weights(ml, config).save(str(w8_path))
+    for package in (fp16_path, w8_path):
+        _reproducible_mlpackage(package)
+
+
+CONVERSION_DATE_KEY = "com.github.apple.coremltools.conversion_date"
+
+
+def _reproducible_mlpackage(package: Path) -> None:
+    """The same model gives the same package bytes on any day: coremltools stamps the conversion date
+    into the spec, serialises its metadata map in no fixed order, and names the package's items by
+    random UUIDs. Here the date is dropped, the spec serialised deterministically, and each item's
+    UUID derived from its path (Core ML only needs them unique within the package)."""
+    import json
+    import uuid
+
+    from coremltools.proto import Model_pb2
+
+    manifest_path = package / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    items = manifest["itemInfoEntries"]
+    new_ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"portraitkit-mlpackage:{entry['path']}"))
+               for old, entry in items.items()}
+    root = items[manifest["rootModelIdentifier"]]
+    spec_path = package / "Data" / root["path"]
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    spec.description.metadata.userDefined.pop(CONVERSION_DATE_KEY, None)
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+    manifest["itemInfoEntries"] = {new_ids[old]: items[old] for old in sorted(items, key=lambda k: items[k]["path"])}
+    manifest["rootModelIdentifier"] = new_ids[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
 
 def coreml_predict(path: Path, inputs: Sequence[np.ndarray]) -> np.ndarray:
