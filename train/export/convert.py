@@ -67,27 +67,23 @@ def export_onnx(model: nn.Module, samples: Sequence[torch.Tensor], path: Path) -
         model, tuple(samples), dynamo=True, input_names=input_names(len(samples)),
         output_names=[OUTPUT_NAME], verbose=False, report=False,
     )
+    _drop_stack_traces(program.model)
     program.save(str(path))
-    _drop_stack_traces(path)
     onnx.checker.check_model(str(path))
 
 
 STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
 
 
-def _drop_stack_traces(path: Path) -> None:
-    """Drop the exporter's per-node Python stack traces: they hold the absolute paths of this checkout
-    and its venv, so the same model exported from another folder gave other bytes."""
-    import onnx
+def _drop_stack_traces(model) -> None:
+    """Drop the exporter's per-node Python stack traces from its ONNX IR model before it is saved: they
+    hold the absolute paths of this checkout and its venv, so the same model exported from another
+    folder gave other bytes."""
+    from onnx_ir.traversal import RecursiveGraphIterator
 
-    proto = onnx.load(str(path))
-    nodes = list(proto.graph.node) + [n for f in proto.functions for n in f.node]
-    for node in nodes:
-        kept = [m for m in node.metadata_props if m.key != STACK_TRACE_KEY]
-        del node.metadata_props[:]
-        node.metadata_props.extend(kept)
-    onnx.save(proto, str(path))
-
+    for graph in (model.graph, *model.functions.values()):
+        for node in RecursiveGraphIterator(graph):
+            node.metadata_props.pop(STACK_TRACE_KEY, None)
 
 
 # --------------------------------------------------------------------------------- TFLite
@@ -187,7 +183,7 @@ def _reproducible_mlpackage(package: Path) -> None:
     spec.ParseFromString(spec_path.read_bytes())
     spec.description.metadata.userDefined.pop(CONVERSION_DATE_KEY, None)
     spec_path.write_bytes(spec.SerializeToString(deterministic=True))
-    manifest["itemInfoEntries"] = {new_ids[old]: items[old] for old in sorted(items, key=lambda k: items[k]["path"])}
+    manifest["itemInfoEntries"] = {new_ids[old]: entry for old, entry in items.items()}  # sort_keys orders them
     manifest["rootModelIdentifier"] = new_ids[manifest["rootModelIdentifier"]]
     manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
