@@ -299,7 +299,22 @@ def test_cli_database_unreachable(mongo_env, tmp_path):
     assert "cannot be reached" in line and uri in line
 
 
-def test_cli_database_cannot_start(mongo_env, tmp_path):
+@pytest.fixture
+def own_database_service(tmp_path_factory):
+    """Held by each test that lets FiftyOne start its own database service. FiftyOne attaches to any
+    running service of this machine (``--51-service db --multi``), whatever its database_dir, so two
+    such tests on two xdist workers at once would share one: a lock file beside the workers' temp
+    folders makes them take turns."""
+    import fcntl
+
+    lock = tmp_path_factory.getbasetemp().parent / "fiftyone-own-database.lock"
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def test_cli_database_cannot_start(mongo_env, own_database_service, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where FiftyOne's database_dir should be")
     proc = run_cli(["review", "pull", "--out", str(tmp_path / "d.csv")],
@@ -349,7 +364,7 @@ def test_help_is_fast_and_lists_commands():
     assert out.strip() == "False"
 
 
-def test_cli_fiftyone_own_database(mongo_env, tiny, tmp_path):
+def test_cli_fiftyone_own_database(mongo_env, own_database_service, tiny, tmp_path):
     """Without database_uri, FiftyOne starts the wheel's mongod itself, and stops it afterwards."""
     import psutil
 
