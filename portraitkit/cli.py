@@ -78,9 +78,14 @@ def main() -> None:
     except UserError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # raised outside typer's own handling (e.g. while a command's modules import)
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        # typer turns Ctrl-C inside a command into a silent Exit(130): say what happened, in one line
+        if exc.code == 130:
+            typer.secho("interrupted", err=True)
+        raise
 
 
 if __name__ == "__main__":

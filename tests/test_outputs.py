@@ -519,3 +519,23 @@ def test_review_build_receipt_replaces_only_its_own_file(stage_outputs, tmp_path
     with pytest.raises(UserError, match="--receipt .*is a folder"):
         build("never-built", stage_outputs.curated, stage_outputs.images, receipt=tmp_path)
     assert foreign.read_text() == '{"mine": true}\n'
+
+
+def test_ctrl_c_in_a_real_command_says_interrupted_and_leaves_nothing(tmp_path):
+    """Ctrl-C during ``portraitkit demo-data``: exit 130, one line "interrupted", no traceback, no output and
+    no temp folder left (typer swallows KeyboardInterrupt into a silent exit, which once hid the message)."""
+    out = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "portraitkit", "demo-data", "--out", str(out), "--images", "4000"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(f".demo{TMP_INFIX}*")):  # the command is at work
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "interrupted", err
+    assert not out.exists()
+    assert not list(tmp_path.glob(f".demo{TMP_INFIX}*"))
